@@ -1,0 +1,46 @@
+# credfix: `make test` and `make demo` set up everything they need on a fresh machine
+# (Python 3.11+, Node.js and make present); nothing else is needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup lint test test-fast demo synth clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "credfix needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(NODE_STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# ruff, mypy, then every test: unit, integration on the local AWS (moto server), infrastructure.
+test: lint
+	$(VENV)/bin/pytest -n 2 -q
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not infra"
+
+demo: $(STAMP)
+	$(PY) -m harness.demo $(DEMO_ARGS)
+
+synth: setup
+	npx cdk synth --no-notices --quiet > /dev/null && ls cdk.out/*.template.json
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

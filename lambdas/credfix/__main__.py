@@ -1,0 +1,3 @@
+from credfix.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,279 @@
+"""The incidents table: one item per access key holds its current incident.
+
+It is the dedup point: conditional writes decide which worker opens an incident, and a
+ring of batch tokens recognises a redelivered batch so that nothing is counted twice.
+An incident that was resolved is re-opened (new incident id) when the key fails again
+after the cool-down; late CloudTrail deliveries inside the cool-down are counted into the
+resolved incident instead, because they are usually failures from before the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from credfix.core.aggregate import KeyDelta
+from credfix.models.incident import Incident, Source
+from credfix.permissions import needs
+
+TOKEN_SLOTS = 64  # remembered batches per key; a redelivery lands in the slot it wrote
+MAX_SOURCES = 20  # distinct (IP, user agent) pairs kept per incident; the rest are counted
+RETENTION = timedelta(days=90)
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+Outcome = Literal["opened", "counted", "duplicate"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    outcome: Outcome
+    incident_id: str
+    # A redelivery of the batch that opened the incident: the "opened" message may not have
+    # gone out before the failure that caused the redelivery, so it is sent again (triage
+    # ignores an incident it has already taken).
+    announce: bool = False
+
+
+def key_pk(access_key_id: str) -> str:
+    return f"key#{access_key_id}"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in values.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deser.deserialize(v) for k, v in item.items()}
+
+
+class IncidentStore:
+    def __init__(self, client: Any, table_name: str, *, reopen_after: timedelta) -> None:
+        self._ddb = client
+        self._table = table_name
+        self._reopen_after = reopen_after
+        # Keys this process has seen open: their next batch tries the cheap update first.
+        self._known_open: dict[str, int] = {}  # access key id -> distinct sources stored
+
+    @needs("ingest", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
+    def record(self, delta: KeyDelta, now: datetime) -> RecordResult:
+        """Count one batch's failures of one key, opening the incident if there is none."""
+        token = delta.batch_token()
+        slot = f"t{int(token, 16) % TOKEN_SLOTS}"
+        try_open = delta.access_key_id not in self._known_open
+        for _ in range(4):  # open/accumulate can race with another worker; each loser retries once
+            attempt = self._open if try_open else self._accumulate
+            try:
+                result = attempt(delta, token, slot, now)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                old = from_item(exc.response.get("Item") or {})
+                if old and old.get("batch_tokens", {}).get(slot) == token:
+                    self._known_open[delta.access_key_id] = len(old.get("source_info", {}))
+                    announce = old.get("status") == "open" and old.get("opened_by") == token
+                    return RecordResult("duplicate", str(old["incident_id"]), announce)
+                try_open = not old or self._reopenable(old, now)
+                continue
+            return RecordResult(*result)
+        raise RuntimeError("incident write kept losing races; the batch will be retried")
+
+    def _reopenable(self, item: dict[str, Any], now: datetime) -> bool:
+        return item.get("status") == "resolved" and str(item.get("closed_at", "")) <= _iso(
+            now - self._reopen_after
+        )
+
+    def _new_incident_id(self, delta: KeyDelta, now: datetime) -> str:
+        return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{delta.access_key_id[-4:]}-{uuid.uuid4().hex[:8]}"
+
+    def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str]:
+        assert delta.first_seen and delta.last_seen
+        incident_id = self._new_incident_id(delta, now)
+        kept = list(delta.sources.items())[:MAX_SOURCES]
+        dropped = delta.sources_dropped + sum(s.count for _, s in list(delta.sources.items())[MAX_SOURCES:])
+        values = {
+            ":id": incident_id,
+            ":key": delta.access_key_id,
+            ":open": "open",
+            ":resolved": "resolved",
+            ":cutoff": _iso(now - self._reopen_after),
+            ":n": delta.count,
+            ":first": _iso(delta.first_seen),
+            ":last": _iso(delta.last_seen),
+            ":now": _iso(now),
+            ":codes": sorted(delta.error_codes),
+            ":regions": sorted(delta.regions),
+            ":evsrc": sorted(delta.event_sources),
+            ":accounts": sorted(delta.accounts),
+            ":info": {h: {"ip": s.ip, "ua": s.user_agent} for h, s in kept},
+            ":counts": {h: s.count for h, s in kept},
+            ":dropped": dropped,
+            ":tokens": {slot: token},
+            ":token": token,
+            ":expires": int((now + RETENTION).timestamp()),
+        }
+        update = (
+            "SET incident_id = :id, access_key_id = :key, #status = :open, event_count = :n, "
+            "first_seen = :first, last_seen = :last, opened_at = :now, error_codes = :codes, "
+            "regions = :regions, event_sources = :evsrc, accounts = :accounts, source_info = :info, "
+            "source_counts = :counts, sources_dropped = :dropped, batch_tokens = :tokens, "
+            "expires_at = :expires, opened_by = :token "
+            "REMOVE closed_at, verdict, severity, key_status, owner_account, triage, actions, timeline"
+        )
+        vals = _values(values)
+        for name in (":codes", ":regions", ":evsrc", ":accounts"):
+            vals[name] = {"SS": values[name]}
+        resp = self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(delta.access_key_id)}},
+            UpdateExpression=update,
+            ConditionExpression="attribute_not_exists(pk) OR (#status = :resolved AND closed_at <= :cutoff)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=vals,
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        old = resp.get("Attributes")
+        if old:  # a resolved incident is re-opened: keep the old one as the audit trail
+            archived = dict(old)
+            archived["pk"] = {"S": f"incident#{from_item(old)['incident_id']}"}
+            self._ddb.put_item(TableName=self._table, Item=archived)
+        self._known_open[delta.access_key_id] = len(kept)
+        return "opened", incident_id
+
+    def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str]:
+        assert delta.first_seen and delta.last_seen
+        stored = self._known_open.get(delta.access_key_id, 0)
+        names: dict[str, str] = {"#status": "status", "#slot": slot}
+        values: dict[str, Any] = {
+            ":n": delta.count,
+            ":last": _iso(delta.last_seen),
+            ":token": token,
+            ":resolved": "resolved",
+            ":cutoff": _iso(now - self._reopen_after),
+            ":zero": 0,
+            ":expires": int((now + RETENTION).timestamp()),
+        }
+        sets = ["last_seen = :last", "batch_tokens.#slot = :token", "expires_at = :expires"]
+        dropped = delta.sources_dropped
+        for i, (h, src) in enumerate(delta.sources.items()):
+            if stored + i >= MAX_SOURCES:
+                dropped += src.count
+                continue
+            names[f"#h{i}"] = h
+            values[f":i{i}"] = {"ip": src.ip, "ua": src.user_agent}
+            values[f":c{i}"] = src.count
+            sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
+            sets.append(f"source_counts.#h{i} = if_not_exists(source_counts.#h{i}, :zero) + :c{i}")
+        adds = [
+            "event_count :n",
+            "error_codes :codes",
+            "regions :regions",
+            "event_sources :evsrc",
+            "accounts :accounts",
+        ]
+        if dropped:
+            values[":dropped"] = dropped
+            adds.append("sources_dropped :dropped")
+        vals = _values(values)
+        vals[":codes"] = {"SS": sorted(delta.error_codes)}
+        vals[":regions"] = {"SS": sorted(delta.regions)}
+        vals[":evsrc"] = {"SS": sorted(delta.event_sources)}
+        vals[":accounts"] = {"SS": sorted(delta.accounts)}
+        resp = self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(delta.access_key_id)}},
+            UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (#status <> :resolved OR closed_at > :cutoff) "
+                "AND (attribute_not_exists(batch_tokens.#slot) OR batch_tokens.#slot <> :token)"
+            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=vals,
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        old = from_item(resp["Attributes"])
+        self._known_open[delta.access_key_id] = min(
+            MAX_SOURCES, len(old.get("source_info", {})) + len(delta.sources)
+        )
+        self._repair_window(delta, old)
+        return "counted", str(old["incident_id"])
+
+    def _repair_window(self, delta: KeyDelta, old: dict[str, Any]) -> None:
+        """Out-of-order delivery: a late batch must not move last_seen back or miss first_seen.
+
+        The main update cannot express min/max, so only the rare late batch pays one more write.
+        """
+        assert delta.first_seen and delta.last_seen
+        old_last = str(old.get("last_seen", ""))
+        if old_last > _iso(delta.last_seen):
+            self._set_if(delta.access_key_id, "last_seen", old_last, "<")
+        if str(old.get("first_seen", "~")) > _iso(delta.first_seen):
+            self._set_if(delta.access_key_id, "first_seen", _iso(delta.first_seen), ">")
+
+    @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    def _set_if(self, access_key_id: str, attr: str, value: str, op: Literal["<", ">"]) -> None:
+        """Set `attr` to `value` only if the stored value is on the `op` side of it."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET #a = :v",
+                ConditionExpression=f"#a {op} :v",
+                ExpressionAttributeNames={"#a": attr},
+                ExpressionAttributeValues={":v": {"S": value}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    @needs("triage", "dynamodb:GetItem", on="incidents-table")
+    def get(self, access_key_id: str) -> Incident | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": key_pk(access_key_id)}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return to_incident(from_item(item)) if item else None
+
+
+def to_incident(item: dict[str, Any]) -> Incident:
+    info: dict[str, Any] = item.get("source_info", {})
+    counts: dict[str, Any] = item.get("source_counts", {})
+    sources = sorted(
+        (
+            Source(ip=v.get("ip"), user_agent=v.get("ua"), count=int(counts.get(h, 0)))
+            for h, v in info.items()
+        ),
+        key=lambda s: -s.count,
+    )
+    triage = json.loads(item["triage"]) if "triage" in item else {}
+    return Incident.model_validate(
+        {
+            **triage,
+            "incident_id": item["incident_id"],
+            "access_key_id": item["access_key_id"],
+            "status": item["status"],
+            "event_count": int(item.get("event_count", 0)),
+            "first_seen": item["first_seen"],
+            "last_seen": item["last_seen"],
+            "opened_at": item["opened_at"],
+            "error_codes": sorted(item.get("error_codes", [])),
+            "regions": sorted(item.get("regions", [])),
+            "event_sources": sorted(item.get("event_sources", [])),
+            "accounts": sorted(item.get("accounts", [])),
+            "sources": sources,
+            "sources_dropped": int(item.get("sources_dropped", 0)),
+        }
+    )

@@ -1,0 +1,54 @@
+"""SQS: the work queue that hands an opened incident to triage, and the DLQ that keeps
+records ingest refuses, each with the reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from credfix.permissions import needs
+
+
+@dataclass(frozen=True)
+class SetAside:
+    message_id: str
+    body: str
+    reason: str
+
+
+class Queues:
+    def __init__(self, client: Any, *, work_queue_url: str, dead_letter_url: str) -> None:
+        self._sqs = client
+        self._work = work_queue_url
+        self._dlq = dead_letter_url
+
+    @needs("ingest", "sqs:SendMessage", on="work-queue")
+    def incident_opened(self, access_key_id: str, incident_id: str) -> None:
+        body = json.dumps(
+            {"type": "incident-opened", "access_key_id": access_key_id, "incident_id": incident_id}
+        )
+        self._sqs.send_message(QueueUrl=self._work, MessageBody=body)
+
+    @needs("ingest", "sqs:SendMessage", on="events-dlq")
+    def set_aside(self, records: list[SetAside]) -> list[str]:
+        """Send refused records to the DLQ with their reason; return the ids that could not be sent."""
+        failed: list[str] = []
+        for start in range(0, len(records), 10):  # SendMessageBatch takes 10 at a time
+            chunk = records[start : start + 10]
+            resp = self._sqs.send_message_batch(
+                QueueUrl=self._dlq,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": r.body or "(empty body)",
+                        "MessageAttributes": {
+                            "reason": {"DataType": "String", "StringValue": r.reason[:256]},
+                            "source_message_id": {"DataType": "String", "StringValue": r.message_id[:256]},
+                        },
+                    }
+                    for i, r in enumerate(chunk)
+                ],
+            )
+            failed.extend(chunk[int(f["Id"])].message_id for f in resp.get("Failed", []))
+        return failed

@@ -1,0 +1,95 @@
+"""The incident document (`credfix.incident/v1`): the same JSON in DynamoDB, in the SNS
+message for machine subscribers, and in the CLI's report. DESIGN.md §5 is the contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA = "credfix.incident/v1"
+REPORT_SCHEMA = "credfix.report/v1"
+
+Verdict = Literal[
+    "stale-consumer",
+    "stale-secret",
+    "signature-mismatch",
+    "wrong-credential-source",
+    "foreign-account",
+    "key-deactivated",
+    "key-deleted",
+    "temporary-credentials",
+    "unknown-key",
+]
+Severity = Literal["low", "medium", "high", "critical"]
+KeyStatus = Literal["Active", "Inactive", "deleted", "not-in-account", "temporary", "unknown"]
+IncidentStatus = Literal["open", "triaged", "acted", "resolved", "escalated"]
+WorkloadType = Literal[
+    "ecs-task", "ecs-service", "ec2-instance", "lambda-function", "codebuild-project", "eks-node", "vpc"
+]
+Confidence = Literal["high", "medium", "low"]
+ActionStatus = Literal["executed", "planned", "skipped", "failed"]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Evidence(_Doc):
+    check: str  # what was looked at, e.g. "iam:ListAccessKeys for the owner user"
+    found: str  # what it showed
+
+
+class Workload(_Doc):
+    type: WorkloadType
+    id: str
+    confidence: Confidence
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Action(_Doc):
+    type: str
+    target: str
+    status: ActionStatus
+    reason: str = ""
+    at: datetime | None = None
+
+
+class TimelineEntry(_Doc):
+    at: datetime
+    what: str
+
+
+class Source(_Doc):
+    ip: str | None = None
+    user_agent: str | None = None
+    count: int = 0
+
+
+class Incident(_Doc):
+    schema_: Literal["credfix.incident/v1"] = Field("credfix.incident/v1", alias="schema")
+    incident_id: str
+    access_key_id: str
+    status: IncidentStatus = "open"
+    key_status: KeyStatus | None = None
+    owner_account: str | None = None
+    verdict: Verdict | None = None
+    severity: Severity | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    workloads: list[Workload] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    event_count: int = 0
+    first_seen: datetime
+    last_seen: datetime
+    opened_at: datetime
+    error_codes: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    event_sources: list[str] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)  # recipient accounts of the failing calls
+    sources: list[Source] = Field(default_factory=list)
+    sources_dropped: int = 0  # failures from sources beyond the per-incident cap, still counted
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    def document(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)

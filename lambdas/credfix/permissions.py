@@ -1,0 +1,53 @@
+"""What each Lambda may call, declared next to the code that calls it.
+
+Adapter functions are decorated with `@needs(role, *actions, on=resource)`; the CDK stack
+builds each Lambda's IAM policy from `policy_for(role)`, so the policy cannot drift from
+the code (Cloud Custodian's action registry does the same for its actions). `on` names a
+resource *kind* that the stack maps to concrete ARNs or tag conditions; `"*"` is for APIs
+that support no resource-level permission (e.g. ec2:DescribeNetworkInterfaces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+Role = Literal["ingest", "triage", "act", "verify", "cli"]
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    role: str
+    action: str
+    resource: str
+
+
+_REGISTRY: set[Permission] = set()
+
+
+def needs(role: Role, *actions: str, on: str = "*") -> Callable[[F], F]:
+    def register(fn: F) -> F:
+        for action in actions:
+            _REGISTRY.add(Permission(role, action, on))
+        return fn
+
+    return register
+
+
+def declare(role: Role, *actions: str, on: str = "*") -> None:
+    """For calls made outside a decorated function (e.g. a boto3 paginator built inline)."""
+    for action in actions:
+        _REGISTRY.add(Permission(role, action, on))
+
+
+def policy_for(role: Role) -> dict[str, list[str]]:
+    """resource kind -> sorted actions, for one role. Import the code's modules first."""
+    import credfix.registry  # noqa: F401  (imports every module that declares permissions)
+
+    grouped: dict[str, set[str]] = {}
+    for p in _REGISTRY:
+        if p.role == role:
+            grouped.setdefault(p.resource, set()).add(p.action)
+    return {resource: sorted(actions) for resource, actions in sorted(grouped.items())}
