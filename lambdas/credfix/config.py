@@ -1,8 +1,9 @@
 """Runtime settings of the Lambdas and the CLI, read once from the environment.
 
-The CDK stack sets these variables; the CLI and the local harness set them too. A plain
-Pydantic model (not pydantic-settings) because the Powertools layer ships pydantic but not
-pydantic-settings, and these few variables do not justify bundling it.
+The CDK stack sets these variables from the validated `cdk.json` context; the CLI and the
+local harness set them too. A plain Pydantic model (not pydantic-settings) because the
+Powertools layer ships pydantic but not pydantic-settings, and these few variables do not
+justify bundling it. Lists are comma-separated.
 """
 
 from __future__ import annotations
@@ -10,20 +11,60 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
 
+DEFAULT_RUNNER_TAGS = (
+    "credfix:workload=ci-runner",
+    "ghr:Application=github-action-runner",  # philips-labs/terraform-aws-github-runner
+    "gitlab-runner-parent-id",  # cattle-ops/terraform-aws-gitlab-runner (key present = runner)
+    "buildkite:queue",
+)
+
 
 class Settings(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    # Where things are (set by the stack).
     table_name: str = Field("", alias="CREDFIX_TABLE")
     work_queue_url: str = Field("", alias="CREDFIX_WORK_QUEUE_URL")
+    act_queue_url: str = Field("", alias="CREDFIX_ACT_QUEUE_URL")
+    verify_queue_url: str = Field("", alias="CREDFIX_VERIFY_QUEUE_URL")
     events_dlq_url: str = Field("", alias="CREDFIX_EVENTS_DLQ_URL")
-    mode: Literal["observe", "enforce"] = Field("observe", alias="CREDFIX_MODE")
+    topic_arn: str = Field("", alias="CREDFIX_TOPIC_ARN")
+
+    # Detection and ingest.
     reopen_after_seconds: int = Field(3600, ge=0, alias="CREDFIX_REOPEN_AFTER_SECONDS")
     include_expired_token: bool = Field(False, alias="CREDFIX_INCLUDE_EXPIRED_TOKEN")
+
+    # Triage and location.
+    watch_tag: str = Field("credfix:watch", alias="CREDFIX_WATCH_TAG")  # value must be "true"
+    watch_prefixes: tuple[str, ...] = Field((), alias="CREDFIX_WATCH_PREFIXES")
+    runner_tags: tuple[str, ...] = Field(DEFAULT_RUNNER_TAGS, alias="CREDFIX_RUNNER_TAGS")  # KEY or KEY=VALUE
+    scan_limit: int = Field(200, ge=1, alias="CREDFIX_SCAN_LIMIT")  # items per account-wide scan
+
+    # Remediation guardrails.
+    mode: Literal["observe", "enforce"] = Field("observe", alias="CREDFIX_MODE")
+    kill_switch_parameter: str = Field("", alias="CREDFIX_KILL_SWITCH_PARAMETER")
+    target_cooldown_seconds: int = Field(3600, ge=0, alias="CREDFIX_TARGET_COOLDOWN_SECONDS")
+    max_actions_per_hour: int = Field(10, ge=0, alias="CREDFIX_MAX_ACTIONS_PER_HOUR")
+    breaker_failures: int = Field(3, ge=1, alias="CREDFIX_BREAKER_FAILURES")
+    restart_on_key_lifecycle: bool = Field(False, alias="CREDFIX_RESTART_ON_KEY_LIFECYCLE")
+    ssm_command: str = Field("", alias="CREDFIX_SSM_COMMAND")
+    member_role_name: str = Field("", alias="CREDFIX_MEMBER_ROLE_NAME")  # organisation mode
+
+    # Verification.
+    drain_seconds: int = Field(900, ge=0, le=900, alias="CREDFIX_DRAIN_SECONDS")  # SQS delay max 15 min
+
+    @field_validator("watch_prefixes", "runner_tags", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
     @property
     def reopen_after(self) -> timedelta:
@@ -34,6 +75,11 @@ class Settings(BaseModel):
         return CREDENTIAL_ERRORS + (TEMPORARY_CREDENTIAL_ERRORS if self.include_expired_token else ())
 
 
+def from_environ(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return Settings.model_validate({k: v for k, v in env.items() if k.startswith("CREDFIX_")})
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k.startswith("CREDFIX_")})
+    return from_environ()

@@ -1,8 +1,9 @@
 """boto3 clients, configured once: retries and timeouts chosen to fit inside a Lambda's
-timeout (adaptive retry mode backs off under throttling instead of hammering)."""
+timeout (standard retry mode with backoff and jitter; bounded connect/read timeouts)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,9 @@ RETRIES = Config(
     read_timeout=10,
     tcp_keepalive=True,
 )
+
+# What the core takes instead of importing boto3: service name (and optional region) -> client.
+ClientFactory = Callable[..., Any]
 
 
 @cache

@@ -41,11 +41,25 @@ class Evidence(_Doc):
     found: str  # what it showed
 
 
+class ConfiguredCredential(_Doc):
+    """A credential a workload is *configured* with (which may not be the one it signs with)."""
+
+    kind: Literal["role", "secret", "static-key", "instance-profile"]
+    ref: str  # role/secret/instance-profile ARN, or a redacted key ID for static keys
+    access_key_id: str | None = None  # for static keys found in configuration (never a secret value)
+
+
 class Workload(_Doc):
     type: WorkloadType
-    id: str
+    id: str  # ARN where one exists, else the resource ID
     confidence: Confidence
     evidence: list[str] = Field(default_factory=list)
+    region: str | None = None
+    account: str | None = None
+    parent: str | None = None  # e.g. the ECS service of a task, the Auto Scaling group of an instance
+    cluster: str | None = None  # ECS cluster ARN for tasks and services
+    started_at: datetime | None = None
+    credentials: list[ConfiguredCredential] = Field(default_factory=list)
 
 
 class Action(_Doc):
