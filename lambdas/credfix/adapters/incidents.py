@@ -30,6 +30,7 @@ _ser = TypeSerializer()
 _deser = TypeDeserializer()
 
 Outcome = Literal["opened", "counted", "duplicate"]
+STAGE_ATTRIBUTES = ("triage", "remediation", "verification")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class IncidentStore:
             "regions = :regions, event_sources = :evsrc, accounts = :accounts, source_info = :info, "
             "source_counts = :counts, sources_dropped = :dropped, batch_tokens = :tokens, "
             "expires_at = :expires, opened_by = :token "
-            "REMOVE closed_at, verdict, severity, key_status, owner_account, triage, actions, timeline"
+            "REMOVE closed_at, verdict, severity, triage, remediation, verification"
         )
         vals = _values(values)
         for name in (":codes", ":regions", ":evsrc", ":accounts"):
@@ -258,10 +259,19 @@ def to_incident(item: dict[str, Any]) -> Incident:
         ),
         key=lambda s: -s.count,
     )
-    triage = json.loads(item["triage"]) if "triage" in item else {}
+    # Each later stage keeps its findings in its own JSON attribute (triage, remediation,
+    # verification) holding Incident fields; timelines from all stages are merged in order.
+    stages: dict[str, Any] = {}
+    timeline: list[dict[str, Any]] = []
+    for attr in STAGE_ATTRIBUTES:
+        if attr in item:
+            found = json.loads(item[attr])
+            timeline.extend(found.pop("timeline", []))
+            stages.update(found)
     return Incident.model_validate(
         {
-            **triage,
+            **stages,
+            "timeline": sorted(timeline, key=lambda entry: str(entry["at"])),
             "incident_id": item["incident_id"],
             "access_key_id": item["access_key_id"],
             "status": item["status"],

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 from credfix import __version__
 
-VERBS: tuple[str, ...] = ()  # module names under credfix.cli, e.g. "diagnose"
+
+def _verbs() -> list[str]:
+    """Every module in this package is a verb (discovered, so adding one touches no shared file)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credfix", description="Find and fix stale AWS credentials.")
     parser.add_argument("--version", action="version", version=f"credfix {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for verb in VERBS:
+    for verb in _verbs():
         importlib.import_module(f"credfix.cli.{verb}").register(subparsers)
     return parser
 

@@ -75,6 +75,14 @@ class TimelineEntry(_Doc):
     what: str
 
 
+class Verification(_Doc):
+    outcome: Literal["verified", "escalated", "pending"]
+    checked_at: datetime
+    action_at: datetime | None = None
+    failures_after_action: int = 0
+    detail: str = ""
+
+
 class Source(_Doc):
     ip: str | None = None
     user_agent: str | None = None
@@ -104,6 +112,7 @@ class Incident(_Doc):
     sources: list[Source] = Field(default_factory=list)
     sources_dropped: int = 0  # failures from sources beyond the per-incident cap, still counted
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    verification: Verification | None = None
 
     def document(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)
