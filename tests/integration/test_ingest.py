@@ -249,3 +249,34 @@ def test_aggregation_is_per_key() -> None:
     deltas = aggregate(events)
     assert {k: d.count for k, d in deltas.items()} == {KEY: 2, "AKIAIOSFODNN7EXAMPLE": 1}
     assert deltas[KEY].batch_token() != aggregate(events[:1])[KEY].batch_token()
+
+
+def test_session_issuer_and_per_source_event_times_are_kept(pipeline: LocalPipeline) -> None:
+    """Triage needs the role behind an ASIA key; verify needs each source's newest event time."""
+    role = "arn:aws:iam::123456789012:role/orders-task"
+    t0 = datetime(2026, 11, 3, 11, 5, tzinfo=UTC)
+    issuer = {
+        "sessionIssuer": {"type": "Role", "arn": role, "accountId": "123456789012", "userName": "orders-task"}
+    }
+    records = [
+        cloudtrail_event(
+            "ASIAY34FZKBOKMUTVV7A",
+            event_time=t0 + timedelta(minutes=i),
+            source_ip="10.0.1.25",
+            userIdentity={
+                "type": "AssumedRole",
+                "accessKeyId": "ASIAY34FZKBOKMUTVV7A",
+                "sessionContext": issuer,
+            },
+        )
+        for i in range(3)
+    ]
+    store, queues = _store(pipeline), _queues(pipeline)
+    ingest_batch(_batch(records[:2], "a"), store, queues, t0)
+    ingest_batch(_batch(records[2:], "b"), store, queues, t0)
+    incident = store.get("ASIAY34FZKBOKMUTVV7A")
+    assert incident is not None
+    assert incident.session_issuers == [role]
+    assert [(s.ip, s.count, s.last_seen) for s in incident.sources] == [
+        ("10.0.1.25", 3, t0 + timedelta(minutes=2))
+    ]

@@ -119,6 +119,7 @@ class IncidentStore:
             ":accounts": sorted(delta.accounts),
             ":info": {h: {"ip": s.ip, "ua": s.user_agent} for h, s in kept},
             ":counts": {h: s.count for h, s in kept},
+            ":lastseen": {h: _iso(s.last_seen) for h, s in kept if s.last_seen},
             ":dropped": dropped,
             ":tokens": {slot: token},
             ":token": token,
@@ -128,13 +129,19 @@ class IncidentStore:
             "SET incident_id = :id, access_key_id = :key, #status = :open, event_count = :n, "
             "first_seen = :first, last_seen = :last, opened_at = :now, error_codes = :codes, "
             "regions = :regions, event_sources = :evsrc, accounts = :accounts, source_info = :info, "
-            "source_counts = :counts, sources_dropped = :dropped, batch_tokens = :tokens, "
-            "expires_at = :expires, opened_by = :token "
+            "source_counts = :counts, source_last_seen = :lastseen, sources_dropped = :dropped, "
+            "batch_tokens = :tokens, expires_at = :expires, opened_by = :token "
             "REMOVE closed_at, verdict, severity, triage, remediation, verification"
         )
+        if delta.session_issuers:
+            update = update.replace("opened_by = :token ", "opened_by = :token, session_issuers = :issuers ")
+            values[":issuers"] = sorted(delta.session_issuers)
+        else:
+            update = update.replace("REMOVE closed_at,", "REMOVE closed_at, session_issuers,")
         vals = _values(values)
-        for name in (":codes", ":regions", ":evsrc", ":accounts"):
-            vals[name] = {"SS": values[name]}
+        for name in (":codes", ":regions", ":evsrc", ":accounts", ":issuers"):
+            if name in values:
+                vals[name] = {"SS": values[name]}
         resp = self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": key_pk(delta.access_key_id)}},
@@ -177,6 +184,9 @@ class IncidentStore:
             values[f":c{i}"] = src.count
             sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
             sets.append(f"source_counts.#h{i} = if_not_exists(source_counts.#h{i}, :zero) + :c{i}")
+            if src.last_seen:  # verify compares these event times with the action time
+                values[f":l{i}"] = _iso(src.last_seen)
+                sets.append(f"source_last_seen.#h{i} = :l{i}")
         adds = [
             "event_count :n",
             "error_codes :codes",
@@ -187,7 +197,11 @@ class IncidentStore:
         if dropped:
             values[":dropped"] = dropped
             adds.append("sources_dropped :dropped")
+        if delta.session_issuers:  # ASIA keys: the role whose session failed
+            adds.append("session_issuers :issuers")
         vals = _values(values)
+        if delta.session_issuers:
+            vals[":issuers"] = {"SS": sorted(delta.session_issuers)}
         vals[":codes"] = {"SS": sorted(delta.error_codes)}
         vals[":regions"] = {"SS": sorted(delta.regions)}
         vals[":evsrc"] = {"SS": sorted(delta.event_sources)}
@@ -283,6 +297,7 @@ def to_incident(item: dict[str, Any]) -> Incident:
             "regions": sorted(item.get("regions", [])),
             "event_sources": sorted(item.get("event_sources", [])),
             "accounts": sorted(item.get("accounts", [])),
+            "session_issuers": sorted(item.get("session_issuers", [])),
             "sources": sources,
             "sources_dropped": int(item.get("sources_dropped", 0)),
         }

@@ -25,6 +25,7 @@ class SourceDelta:
     ip: str | None
     user_agent: str | None
     count: int = 0
+    last_seen: datetime | None = None
 
 
 @dataclass
@@ -42,6 +43,7 @@ class KeyDelta:
     accounts: set[str] = field(default_factory=set)
     sources: dict[str, SourceDelta] = field(default_factory=dict)
     sources_dropped: int = 0
+    session_issuers: set[str] = field(default_factory=set)
 
     def add(self, event: CloudTrailEvent, message_id: str) -> None:
         d = event.detail
@@ -54,6 +56,14 @@ class KeyDelta:
         self.regions.add(d.aws_region)
         self.event_sources.add(d.event_source)
         self.accounts.add(d.recipient_account_id or event.account or "unknown")
+        context = d.user_identity.session_context
+        if (
+            context
+            and context.session_issuer
+            and context.session_issuer.arn
+            and len(self.session_issuers) < 5
+        ):
+            self.session_issuers.add(context.session_issuer.arn)
         name = source_hash(d.source_ip_address, d.user_agent)
         src = self.sources.get(name)
         if src is None:
@@ -62,6 +72,7 @@ class KeyDelta:
                 return
             src = self.sources[name] = SourceDelta(d.source_ip_address, d.user_agent)
         src.count += 1
+        src.last_seen = d.event_time if src.last_seen is None else max(src.last_seen, d.event_time)
 
     def batch_token(self) -> str:
         """Same records, same token: a redelivered batch is recognised and not counted twice."""

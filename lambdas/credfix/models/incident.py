@@ -87,6 +87,7 @@ class Source(_Doc):
     ip: str | None = None
     user_agent: str | None = None
     count: int = 0
+    last_seen: datetime | None = None  # event time of this source's newest failure
 
 
 class Incident(_Doc):
@@ -109,6 +110,7 @@ class Incident(_Doc):
     regions: list[str] = Field(default_factory=list)
     event_sources: list[str] = Field(default_factory=list)
     accounts: list[str] = Field(default_factory=list)  # recipient accounts of the failing calls
+    session_issuers: list[str] = Field(default_factory=list)  # role ARNs, for ASIA (session) keys
     sources: list[Source] = Field(default_factory=list)
     sources_dropped: int = 0  # failures from sources beyond the per-incident cap, still counted
     timeline: list[TimelineEntry] = Field(default_factory=list)
