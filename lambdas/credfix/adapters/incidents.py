@@ -266,9 +266,15 @@ class IncidentStore:
 def to_incident(item: dict[str, Any]) -> Incident:
     info: dict[str, Any] = item.get("source_info", {})
     counts: dict[str, Any] = item.get("source_counts", {})
+    last_seen: dict[str, Any] = item.get("source_last_seen", {})
     sources = sorted(
         (
-            Source(ip=v.get("ip"), user_agent=v.get("ua"), count=int(counts.get(h, 0)))
+            Source(
+                ip=v.get("ip"),
+                user_agent=v.get("ua"),
+                count=int(counts.get(h, 0)),
+                last_seen=last_seen.get(h),
+            )
             for h, v in info.items()
         ),
         key=lambda s: -s.count,
