@@ -39,8 +39,12 @@ test-fast: setup
 demo: $(STAMP)
 	$(PY) -m harness.demo $(DEMO_ARGS)
 
+# Every stack for cdk.json, then for an example multi-region organisation (cdk.out.example/).
+EXAMPLE_CONTEXT := -c home_region=eu-west-1 -c account=111122223333 -c regions=eu-central-1,us-west-2 \
+	-c 'org={"enabled":true,"organization_id":"o-abcd123456"}' -c 'alerts={"emails":["oncall@example.com"]}'
 synth: setup
 	npx cdk synth --no-notices --quiet > /dev/null && ls cdk.out/*.template.json
+	npx cdk synth --no-notices --quiet $(EXAMPLE_CONTEXT) -o cdk.out.example > /dev/null && ls cdk.out.example/*.template.json
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache

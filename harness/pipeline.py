@@ -29,23 +29,33 @@ MAX_RECEIVES = 5
 
 
 @cache
-def synthesized_event_pattern() -> dict[str, Any]:
-    """The detection rule's EventPattern, read from the synthesized home stack."""
+def synthesized_rules(context_json: str = "{}") -> dict[str, dict[str, Any]]:
+    """The detection rule of every stack (stack name -> rule properties), read from the
+    synthesized app for a context given as JSON (cache key)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from infra.app import HOME_STACK_NAME, build_app
+    from infra.app import build_app
     from infra.detection import ALL_MANAGEMENT_EVENTS
 
+    rules: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as out:
-        assembly = build_app(outdir=out).synth()
-        template = assembly.get_stack_by_name(HOME_STACK_NAME).template
-    rules = [
-        r["Properties"]
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
-    ]
-    if len(rules) != 1:
-        raise RuntimeError(f"expected one detection rule in the template, found {len(rules)}")
-    return dict(rules[0]["EventPattern"])
+        assembly = build_app(json.loads(context_json), outdir=out).synth()
+        for stack in assembly.stacks:
+            found = [
+                r["Properties"]
+                for r in stack.template["Resources"].values()
+                if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
+            ]
+            if len(found) != 1:
+                raise RuntimeError(f"{stack.stack_name}: expected one detection rule, found {len(found)}")
+            rules[stack.stack_name] = dict(found[0])
+    return rules
+
+
+def synthesized_event_pattern(context_json: str = "{}") -> dict[str, Any]:
+    """The home stack's detection rule pattern."""
+    from infra.app import HOME_STACK_NAME
+
+    return dict(synthesized_rules(context_json)[HOME_STACK_NAME]["EventPattern"])
 
 
 @dataclass
@@ -221,6 +231,26 @@ class LocalPipeline:
         self.events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "events-queue", "Arn": events_arn}])
         return self
 
+    def deploy_forwarders(self, context: dict[str, Any]) -> list[str]:
+        """The forwarder rules of the synthesized app (`credfix-forwarder-<region>`), each in its
+        region, targeting the home region's default bus as in the template. Returns the regions."""
+        rules = synthesized_rules(json.dumps(context, sort_keys=True))
+        regions = []
+        for stack_name, rule in rules.items():
+            if not stack_name.startswith("credfix-forwarder-"):
+                continue
+            region = stack_name.removeprefix("credfix-forwarder-")
+            events = boto3.session.Session(
+                region_name=region,
+                aws_access_key_id=self.credentials.access_key,
+                aws_secret_access_key=self.credentials.secret_key,
+            ).client("events", endpoint_url=self.aws.url)
+            events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(rule["EventPattern"]), State="ENABLED")
+            home_bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+            events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "home-bus", "Arn": home_bus}])
+            regions.append(region)
+        return regions
+
     def environ(self) -> dict[str, str]:
         """The Lambdas' environment, as the stack sets it."""
         return {
@@ -233,8 +263,17 @@ class LocalPipeline:
             "POWERTOOLS_METRICS_NAMESPACE": "credfix",
         }
 
-    def put_events(self, events: list[dict[str, Any]]) -> None:
-        """Deliver EventBridge events to the default bus, as CloudTrail does."""
+    def put_events(self, events: list[dict[str, Any]], region: str = REGION) -> None:
+        """Deliver EventBridge events to a region's default bus, as CloudTrail does."""
+        client = (
+            self.events
+            if region == REGION
+            else boto3.session.Session(
+                region_name=region,
+                aws_access_key_id=self.credentials.access_key,
+                aws_secret_access_key=self.credentials.secret_key,
+            ).client("events", endpoint_url=self.aws.url)
+        )
         for start in range(0, len(events), 10):
             entries = [
                 {
@@ -245,7 +284,7 @@ class LocalPipeline:
                 }
                 for e in events[start : start + 10]
             ]
-            resp = self.events.put_events(Entries=entries)
+            resp = client.put_events(Entries=entries)
             if resp.get("FailedEntryCount"):
                 raise RuntimeError(f"put_events failed: {resp}")
 

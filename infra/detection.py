@@ -25,6 +25,7 @@ def credential_failure_rule(
     error_codes: tuple[str, ...],
     description: str,
     event_bus: events.IEventBus | None = None,
+    state: str = ALL_MANAGEMENT_EVENTS,
 ) -> events.Rule:
     rule = events.Rule(
         scope,
@@ -36,5 +37,5 @@ def credential_failure_rule(
     # The L2 Rule only knows ENABLED/DISABLED: set the State on the L1 resource.
     cfn_rule = rule.node.default_child
     assert isinstance(cfn_rule, events.CfnRule)
-    cfn_rule.add_property_override("State", ALL_MANAGEMENT_EVENTS)
+    cfn_rule.add_property_override("State", state)
     return rule

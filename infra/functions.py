@@ -14,39 +14,43 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from credfix.permissions import Role
+from credfix.permissions import Role, policy_for
 from infra.nag import acknowledge
-from infra.policy import statements_for
+from infra.policy import ANY, Scope, statements_for, wildcard_acknowledgements
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 POWERTOOLS_VERSION = "3.37.0"  # keep equal to requirements.txt
-# Published by the Powertools team in every region; resolved at deploy time, pinned to a version.
+# Published by the Powertools team in every commercial region; resolved at deploy time, pinned.
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 
 
 class CredfixFunctions(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, layer_arn: str = "") -> None:
         super().__init__(scope, construct_id)
         self.key = key
         self.code = lambda_.Code.from_asset(
-            str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"]
+            str(LAMBDAS_DIR),
+            exclude=["**/__pycache__", "**/*.pyc", "*.egg-info", "credfix/preflight/**", "credfix/cli/**"],
         )
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            layer_arn or ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
         )
 
     def function(
         self,
         role_name: Role,
         *,
-        resources: dict[str, list[str]],
+        scopes: dict[str, list[Scope]],
         environment: dict[str, str],
         timeout: Duration,
         memory_size: int,
         reserved_concurrency: int | None = None,
+        extra_statements: list[iam.PolicyStatement] | None = None,
+        exclude_kinds: frozenset[str] = frozenset(),
+        fixed_role_name: str | None = None,
     ) -> lambda_.Function:
         scope = Construct(self, role_name.title())
         log_group = logs.LogGroup(
@@ -57,6 +61,7 @@ class CredfixFunctions(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"credfix {role_name}: only the calls its code declares",
+            role_name=fixed_role_name,
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -67,29 +72,29 @@ class CredfixFunctions(Construct):
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="UseCredfixKey",  # queues and table are encrypted with credfix's own key
+                sid="UseCredfixKey",  # queues, topic and table are encrypted with credfix's own key
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[self.key.key_arn],
             )
         )
-        for statement in statements_for(role_name, resources):
+        kinds = set(policy_for(role_name)) - exclude_kinds
+        for statement in statements_for(role_name, scopes, only=kinds):
+            role.add_to_policy(statement)
+        for statement in extra_statements or []:
             role.add_to_policy(statement)
         stack = Stack.of(self)
         log_group_id = stack.resolve(stack.get_logical_id(log_group.node.default_child))  # type: ignore[arg-type]
         acknowledge(
             role,
-            (
-                "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions "
-                "(added by Lambda active tracing).",
-            ),
+            ("AwsSolutions-IAM5[Resource::*]", ANY[0].why),
             (
                 f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
                 "Log streams are created by Lambda at run time with generated names; "
                 "the wildcard is confined to this function's own log group.",
             ),
+            *wildcard_acknowledgements(role_name, {k: v for k, v in scopes.items() if k in kinds}),
         )
-        fn = lambda_.Function(
+        return lambda_.Function(
             scope,
             "Function",
             runtime=RUNTIME,
@@ -110,4 +115,3 @@ class CredfixFunctions(Construct):
                 **environment,
             },
         )
-        return fn

@@ -1,51 +1,84 @@
-"""The home stack: detection rule -> events queue -> ingest -> incidents table -> work queue."""
+"""The home stack: detection rule -> events queue -> ingest -> incidents table -> work queue
+-> triage -> act queue -> act -> alerts topic + verify queue (delayed) -> verify."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
+from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
+from infra.forwarder_stacks import home_role_name
 from infra.functions import CredfixFunctions
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge
+from infra.policy import Scope
+from infra.scopes import member_role_scopes, workload_scopes
 
 INGEST_TIMEOUT = Duration.seconds(60)
 INGEST_BATCH_SIZE = 1000
 INGEST_BATCH_WINDOW = Duration.seconds(10)
+STEP_TIMEOUT = Duration.seconds(120)  # triage, act, verify: a handful of AWS calls per incident
 MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
+CENTRAL_BUS_NAME = "credfix-central"
+
+
+def error_codes(config: CredfixConfig) -> tuple[str, ...]:
+    return CREDENTIAL_ERRORS + (TEMPORARY_CREDENTIAL_ERRORS if config.include_expired_token else ())
 
 
 class HomeStack(Stack):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, include_expired_token: bool = False, **kwargs: object
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, construct_id: str, *, config: CredfixConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
 
         self.key = kms.Key(
             self,
             "Key",
-            description="credfix: encrypts its queues and incidents table",
+            description="credfix: encrypts its queues, topics and incidents table",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,  # the retained table stays readable
         )
-        # EventBridge must be able to write to the encrypted events queue.
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+        # EventBridge writes to the events queue; CloudWatch alarms publish to the ops topic.
+        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    principals=[iam.ServicePrincipal(service)],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
 
         self.events_dlq = self._queue("EventsDlq", retention=Duration.days(14))
         self.events_queue = self._queue(
             "EventsQueue",
             visibility_timeout=Duration.seconds(INGEST_TIMEOUT.to_seconds() * 6),
-            dead_letter=self.events_dlq,
+            dlq=self.events_dlq,
         )
         self.work_dlq = self._queue("WorkDlq", retention=Duration.days(14))
-        self.work_queue = self._queue(
-            "WorkQueue", visibility_timeout=Duration.minutes(6), dead_letter=self.work_dlq
+        self.work_queue = self._queue("WorkQueue", visibility_timeout=self._visibility(), dlq=self.work_dlq)
+        self.act_dlq = self._queue("ActDlq", retention=Duration.days(14))
+        self.act_queue = self._queue("ActQueue", visibility_timeout=self._visibility(), dlq=self.act_dlq)
+        self.verify_dlq = self._queue("VerifyDlq", retention=Duration.days(14))
+        self.verify_queue = self._queue(
+            "VerifyQueue", visibility_timeout=self._visibility(), dlq=self.verify_dlq
         )
 
         self.table = dynamodb.TableV2(
@@ -62,36 +95,118 @@ class HomeStack(Stack):
             deletion_protection=True,
         )
 
-        error_codes = CREDENTIAL_ERRORS + (TEMPORARY_CREDENTIAL_ERRORS if include_expired_token else ())
+        self.alerts_topic = sns.Topic(
+            self, "Alerts", display_name="credfix alerts", master_key=self.key, enforce_ssl=True
+        )
+        self.ops_topic = sns.Topic(
+            self, "Operations", display_name="credfix operations", master_key=self.key, enforce_ssl=True
+        )
+        self._subscribe()
+
+        self.kill_switch = ssm.StringParameter(
+            self,
+            "KillSwitch",
+            parameter_name=config.kill_switch_parameter,
+            string_value="off",
+            description="credfix: set to 'on' to force observe mode at run time (no redeploy)",
+        )
+
         self.rule = credential_failure_rule(
             self,
             "CredentialFailures",
-            error_codes=error_codes,
+            error_codes=error_codes(config),
             description="credfix: CloudTrail records of AWS calls rejected for their credentials",
         )
         self.rule.add_target(
             targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
+        self.central_bus: events.EventBus | None = None
+        if config.org.enabled:
+            self._central_bus()
+        if config.create_trail:
+            self._trail()
 
-        functions = CredfixFunctions(self, "Functions", key=self.key)
-        self.ingest = functions.function(
+        self.functions = CredfixFunctions(
+            self, "Functions", key=self.key, layer_arn=config.powertools_layer_arn
+        )
+        self.ingest = self._ingest()
+        self.triage = self._step("triage", self.work_queue, memory_size=512)
+        self.act = self._step("act", self.act_queue, memory_size=512, reserved_concurrency=2)
+        self.verify = self._step("verify", self.verify_queue, memory_size=256)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topic=self.ops_topic,
+            functions={"ingest": self.ingest, "triage": self.triage, "act": self.act, "verify": self.verify},
+            dead_letter_queues={
+                "events": self.events_dlq,
+                "work": self.work_dlq,
+                "act": self.act_dlq,
+                "verify": self.verify_dlq,
+            },
+        )
+        CfnOutput(self, "AlertsTopicArn", value=self.alerts_topic.topic_arn)
+        CfnOutput(self, "IncidentsTableName", value=self.table.table_name)
+        CfnOutput(self, "KillSwitchParameter", value=self.kill_switch.parameter_name)
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def _visibility(self) -> Duration:
+        return Duration.seconds(STEP_TIMEOUT.to_seconds() * 6)
+
+    def lambda_environment(self) -> dict[str, str]:
+        """Every Lambda gets the same settings (credfix.config.Settings reads them)."""
+        c = self.config
+        return {
+            "CREDFIX_TABLE": self.table.table_name,
+            "CREDFIX_WORK_QUEUE_URL": self.work_queue.queue_url,
+            "CREDFIX_ACT_QUEUE_URL": self.act_queue.queue_url,
+            "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
+            "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
+            "CREDFIX_TOPIC_ARN": self.alerts_topic.topic_arn,
+            "CREDFIX_REOPEN_AFTER_SECONDS": str(c.reopen_after_minutes * 60),
+            "CREDFIX_INCLUDE_EXPIRED_TOKEN": str(c.include_expired_token).lower(),
+            "CREDFIX_WATCH_PREFIXES": ",".join(c.watch_prefixes),
+            "CREDFIX_RUNNER_TAGS": ",".join(c.runner_tags),
+            "CREDFIX_SCAN_LIMIT": str(c.scan_limit),
+            "CREDFIX_MODE": c.mode,
+            "CREDFIX_KILL_SWITCH_PARAMETER": c.kill_switch_parameter,
+            "CREDFIX_TARGET_COOLDOWN_SECONDS": str(c.target_cooldown_minutes * 60),
+            "CREDFIX_MAX_ACTIONS_PER_HOUR": str(c.max_actions_per_hour),
+            "CREDFIX_BREAKER_FAILURES": str(c.breaker_failures),
+            "CREDFIX_RESTART_ON_KEY_LIFECYCLE": str(c.restart_on_key_lifecycle).lower(),
+            "CREDFIX_SSM_COMMAND": c.ssm_command,
+            "CREDFIX_DRAIN_SECONDS": str(c.drain_minutes * 60),
+            "CREDFIX_MEMBER_READ_ROLE_NAME": c.org.member_read_role_name if c.org.enabled else "",
+            "CREDFIX_MEMBER_ACT_ROLE_NAME": c.org.member_act_role_name if c.org.enabled else "",
+        }
+
+    def scopes(self) -> dict[str, list[Scope]]:
+        """Resource kinds named by the code's `@needs` declarations -> IAM scopes."""
+        queue = lambda q: [Scope([q.queue_arn])]  # noqa: E731
+        return {
+            "incidents-table": [Scope([self.table.table_arn])],
+            "events-dlq": queue(self.events_dlq),
+            "work-queue": queue(self.work_queue),
+            "act-queue": queue(self.act_queue),
+            "verify-queue": queue(self.verify_queue),
+            "alerts-topic": [Scope([self.alerts_topic.topic_arn])],
+            "alerts-topic-key": [Scope([self.key.key_arn])],
+            "kill-switch-parameter": [Scope([self.kill_switch.parameter_arn])],
+            "member-roles": member_role_scopes(self.config),
+            **workload_scopes(self.config),
+        }
+
+    def _ingest(self) -> lambda_.Function:
+        fn = self.functions.function(
             "ingest",
-            resources={
-                "incidents-table": [self.table.table_arn],
-                "work-queue": [self.work_queue.queue_arn],
-                "events-dlq": [self.events_dlq.queue_arn],
-            },
-            environment={
-                "CREDFIX_TABLE": self.table.table_name,
-                "CREDFIX_WORK_QUEUE_URL": self.work_queue.queue_url,
-                "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
-                "CREDFIX_INCLUDE_EXPIRED_TOKEN": str(include_expired_token).lower(),
-            },
+            scopes=self.scopes(),
+            environment=self.lambda_environment(),
             timeout=INGEST_TIMEOUT,
             memory_size=512,
             reserved_concurrency=5,  # a storm needs throughput per batch, not many writers
         )
-        self.ingest.add_event_source(
+        fn.add_event_source(
             sources.SqsEventSource(
                 self.events_queue,
                 batch_size=INGEST_BATCH_SIZE,
@@ -100,6 +215,27 @@ class HomeStack(Stack):
                 max_concurrency=5,
             )
         )
+        return fn
+
+    def _step(
+        self, role: Any, queue: sqs.Queue, *, memory_size: int, reserved_concurrency: int | None = None
+    ) -> lambda_.Function:
+        org = self.config.org.enabled
+        fn = self.functions.function(
+            role,
+            scopes=self.scopes(),
+            environment=self.lambda_environment(),
+            timeout=STEP_TIMEOUT,
+            memory_size=memory_size,
+            reserved_concurrency=reserved_concurrency,
+            # Member roles trust these names; outside org mode nothing may be assumed at all.
+            fixed_role_name=home_role_name(role, self.config) if org else None,
+            exclude_kinds=frozenset() if org else frozenset({"member-roles"}),
+        )
+        fn.add_event_source(
+            sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2)
+        )
+        return fn
 
     def _queue(
         self,
@@ -107,7 +243,7 @@ class HomeStack(Stack):
         *,
         retention: Duration | None = None,
         visibility_timeout: Duration | None = None,
-        dead_letter: sqs.IQueue | None = None,
+        dlq: sqs.IQueue | None = None,
     ) -> sqs.Queue:
         return sqs.Queue(
             self,
@@ -117,7 +253,78 @@ class HomeStack(Stack):
             enforce_ssl=True,
             retention_period=retention or Duration.days(4),
             visibility_timeout=visibility_timeout or Duration.seconds(30),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter, max_receive_count=MAX_RECEIVES)
-            if dead_letter
-            else None,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVES) if dlq else None,
+        )
+
+    def _subscribe(self) -> None:
+        alerts = self.config.alerts
+        for address in alerts.emails:
+            self.alerts_topic.add_subscription(subs.EmailSubscription(address))
+            self.ops_topic.add_subscription(subs.EmailSubscription(address))
+        for url in alerts.https:
+            self.alerts_topic.add_subscription(
+                subs.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS)
+            )
+        for n, queue_arn in enumerate(alerts.sqs):
+            queue = sqs.Queue.from_queue_arn(self, f"Subscriber{n}", queue_arn)
+            self.alerts_topic.add_subscription(subs.SqsSubscription(queue))
+
+    def _central_bus(self) -> None:
+        """Org mode: member accounts forward their failures to this bus; only the org may."""
+        org_id = self.config.org.organization_id
+        bus = events.EventBus(self, "CentralBus", event_bus_name=CENTRAL_BUS_NAME)
+        bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OrganisationMembersForward",
+                actions=["events:PutEvents"],
+                principals=[iam.AnyPrincipal()],
+                resources=[bus.event_bus_arn],
+                conditions={"StringEquals": {"aws:PrincipalOrgID": org_id}},
+            )
+        )
+        # Events on this bus were already selected by the members' rules (on their default
+        # buses, with all management events); this rule only re-checks the pattern.
+        rule = credential_failure_rule(
+            self,
+            "OrganisationFailures",
+            error_codes=error_codes(self.config),
+            description="credfix: credential failures forwarded by member accounts",
+            event_bus=bus,
+            state="ENABLED",
+        )
+        rule.add_target(
+            targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
+        )
+        self.central_bus = bus
+        CfnOutput(self, "CentralBusArn", value=bus.event_bus_arn)
+
+    def _trail(self) -> None:
+        """Opt-in: a multi-region management-events trail for accounts that have none."""
+        bucket = s3.Bucket(
+            self,
+            "TrailBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,  # audit logs are kept on purpose
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+        )
+        acknowledge(
+            bucket,
+            (
+                "AwsSolutions-S1",
+                "This bucket only receives CloudTrail logs; access to it is itself recorded by "
+                "the trail, and server access logging would need a second bucket per account.",
+            ),
+        )
+        cloudtrail.Trail(
+            self,
+            "Trail",
+            bucket=bucket,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_file_validation=True,
+            send_to_cloud_watch_logs=False,
+            management_events=cloudtrail.ReadWriteType.ALL,
         )

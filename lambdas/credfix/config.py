@@ -54,7 +54,9 @@ class Settings(BaseModel):
     breaker_failures: int = Field(3, ge=1, alias="CREDFIX_BREAKER_FAILURES")
     restart_on_key_lifecycle: bool = Field(False, alias="CREDFIX_RESTART_ON_KEY_LIFECYCLE")
     ssm_command: str = Field("", alias="CREDFIX_SSM_COMMAND")
-    member_role_name: str = Field("", alias="CREDFIX_MEMBER_ROLE_NAME")  # organisation mode
+    # Organisation mode: roles in member accounts (empty = single account).
+    member_read_role_name: str = Field("", alias="CREDFIX_MEMBER_READ_ROLE_NAME")
+    member_act_role_name: str = Field("", alias="CREDFIX_MEMBER_ACT_ROLE_NAME")
 
     # Verification.
     drain_seconds: int = Field(900, ge=0, le=900, alias="CREDFIX_DRAIN_SECONDS")  # SQS delay max 15 min

@@ -10,7 +10,8 @@ import pkgutil
 
 import credfix.adapters
 import credfix.core
+import credfix.preflight
 
-for package in (credfix.adapters, credfix.core):
+for package in (credfix.adapters, credfix.core, credfix.preflight):
     for module in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
         importlib.import_module(module.name)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import assertions
@@ -16,6 +16,50 @@ from infra.detection import ALL_MANAGEMENT_EVENTS
 from tests.infra.conftest import resources
 
 pytestmark = pytest.mark.infra
+
+# What every function's role holds besides its code's declarations, and why.
+RUNTIME_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",  # its own log group
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",  # active tracing
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",  # credfix's own key
+    # the event source mapping polls the function's queue with the function's role
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+}
+IAM_WRITES = (
+    "iam:Create",
+    "iam:Delete",
+    "iam:Attach",
+    "iam:Detach",
+    "iam:Put",
+    "iam:Update",
+    "iam:Add",
+    "iam:Remove",
+    "iam:Pass",
+    "iam:Tag",
+    "iam:Untag",
+    "iam:Upload",
+    "iam:Set",
+)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def role_actions(template: dict[str, Any], role: str) -> set[str]:
+    policies = resources(template, "AWS::IAM::Policy")
+    (policy,) = [p for lid, p in policies.items() if lid.startswith(f"Functions{role.title()}Role")]
+    return {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in _actions(s)}
 
 
 def test_detection_rule_pattern_and_state(home_template: assertions.Template) -> None:
@@ -42,11 +86,13 @@ def test_expired_token_is_opt_in_through_context() -> None:
 
 def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: assertions.Template) -> None:
     queues = resources(home_template, "AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 8  # events, work, act, verify + their DLQs
     for logical_id, queue in queues.items():
         props = queue["Properties"]
         assert "KmsMasterKeyId" in props, logical_id
-        if "Dlq" not in logical_id:
+        if "Dlq" in logical_id:
+            assert props["MessageRetentionPeriod"] == 14 * 86400
+        else:
             assert props["RedrivePolicy"]["maxReceiveCount"] == 5
     policies = resources(home_template, "AWS::SQS::QueuePolicy")
     denies = [
@@ -55,7 +101,21 @@ def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: asser
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 4
+    assert len(denies) == 8
+
+
+def test_topics_are_encrypted_and_tls_only(home_template: assertions.Template) -> None:
+    topics = resources(home_template, "AWS::SNS::Topic")
+    assert len(topics) == 2  # alerts, operations
+    assert all("KmsMasterKeyId" in t["Properties"] for t in topics.values())
+    policies = resources(home_template, "AWS::SNS::TopicPolicy")
+    denies = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(denies) == 2
 
 
 def test_ingest_reads_large_batches_with_partial_failures(home_template: assertions.Template) -> None:
@@ -66,6 +126,11 @@ def test_ingest_reads_large_batches_with_partial_failures(home_template: asserti
             "MaximumBatchingWindowInSeconds": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
+    )
+    mappings = resources(home_template, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 4
+    assert all(
+        m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values()
     )
     queue = next(
         q for lid, q in resources(home_template, "AWS::SQS::Queue").items() if lid.startswith("EventsQueue")
@@ -89,38 +154,49 @@ def test_incidents_table_settings(home_template: assertions.Template) -> None:
 
 def test_lambda_runtime_is_the_newest_python(home_template: assertions.Template) -> None:
     fns = resources(home_template, "AWS::Lambda::Function")
+    assert len(fns) == 4
     assert {f["Properties"]["Runtime"] for f in fns.values()} == {"python3.14"}
     assert {f["Properties"]["Architectures"][0] for f in fns.values()} == {"arm64"}
-
-
-def test_ingest_policy_is_exactly_what_the_code_declares(home_template: assertions.Template) -> None:
-    policies = resources(home_template, "AWS::IAM::Policy")
-    ingest = next(p for lid, p in policies.items() if "Ingest" in lid)
-    statements = ingest["Properties"]["PolicyDocument"]["Statement"]
-    granted = set()
-    for s in statements:
-        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
-        granted.update(actions)
-    declared = {a for actions in policy_for("ingest").values() for a in actions}
-    runtime = {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "kms:Decrypt",
-        "kms:Encrypt",
-        "kms:GenerateDataKey",
-        "kms:DescribeKey",
-        # the event source mapping polls the events queue with the function's role
-        "sqs:ReceiveMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueUrl",
-        "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
+    assert {f["Properties"]["Handler"] for f in fns.values()} == {
+        f"credfix.handlers.{r}.handler" for r in ("ingest", "triage", "act", "verify")
     }
-    assert granted == declared | runtime
-    assert not any(a.startswith("iam:") for a in granted)
-    assert not any(a.endswith("*") for a in granted)
+
+
+@pytest.mark.parametrize("role", ["ingest", "triage", "act", "verify"])
+def test_each_policy_is_exactly_what_the_code_declares(
+    single_account_templates: dict[str, Any], role: str
+) -> None:
+    granted = role_actions(single_account_templates["credfix-home"], role)
+    declared = {a for kind, actions in policy_for(role).items() if kind != "member-roles" for a in actions}
+    assert granted == declared | RUNTIME_ACTIONS
+    assert not any(a.startswith(IAM_WRITES) for a in granted)
+    assert not any("*" in a for a in granted)
+    assert "sts:AssumeRole" not in granted  # single account: nothing to assume
+
+
+def test_only_act_may_change_workloads(single_account_templates: dict[str, Any]) -> None:
+    writes = (
+        "ecs:UpdateService",
+        "ecs:StopTask",
+        "lambda:UpdateFunctionConfiguration",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "ssm:SendCommand",
+        "secretsmanager:RotateSecret",
+    )
+    for role in ("ingest", "triage", "verify"):
+        assert not role_actions(single_account_templates["credfix-home"], role) & set(writes), role
+
+
+def test_act_writes_exclude_opted_out_resources(single_account_templates: dict[str, Any]) -> None:
+    policies = resources(single_account_templates["credfix-home"], "AWS::IAM::Policy")
+    (act,) = [p for lid, p in policies.items() if lid.startswith("FunctionsActRole")]
+    for statement in act["Properties"]["PolicyDocument"]["Statement"]:
+        if {"ecs:UpdateService", "ecs:StopTask", "autoscaling:TerminateInstanceInAutoScalingGroup"} & set(
+            _actions(statement)
+        ):
+            assert statement["Condition"] == {
+                "StringNotEquals": {"aws:ResourceTag/credfix:remediate": "false"}
+            }
 
 
 def test_lambda_environment_only_names_settings_the_code_reads(home_template: assertions.Template) -> None:
@@ -130,16 +206,26 @@ def test_lambda_environment_only_names_settings_the_code_reads(home_template: as
     for fn in resources(home_template, "AWS::Lambda::Function").values():
         names = set(fn["Properties"]["Environment"]["Variables"])
         assert {n for n in names if n.startswith("CREDFIX_")} <= known
+        assert fn["Properties"]["Environment"]["Variables"]["CREDFIX_MODE"] == "observe"  # safe default
 
 
-def test_cdk_json_app_synthesizes_without_nag_findings(tmp_path: Path) -> None:
-    """cdk-nag runs as a validation plugin: any unacknowledged finding fails synth."""
-    app = build_app(outdir=str(tmp_path))
-    app.synth()
-    report = tmp_path / "validation-report.json"
-    if report.exists():
-        violations = [v for r in json.loads(report.read_text())["pluginReports"] for v in r["violations"]]
-        assert violations == []
+def test_alarms_and_dashboard(home_template: assertions.Template) -> None:
+    alarms = resources(home_template, "AWS::CloudWatch::Alarm")
+    names = {a["Properties"].get("MetricName") for a in alarms.values()}
+    assert {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "Escalated", "BreakerOpen"} <= names
+    assert len(alarms) == 4 + 4 * 2 + 2  # DLQs, errors+throttles per function, escalations, breaker
+    assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
+    dashboards = resources(home_template, "AWS::CloudWatch::Dashboard")
+    assert len(dashboards) == 1
+    body = str(next(iter(dashboards.values()))["Properties"]["DashboardBody"])
+    for title in ("Incidents by verdict", "Actions by status", "Verification outcomes"):
+        assert title in body
+
+
+def test_kill_switch_parameter_defaults_off(home_template: assertions.Template) -> None:
+    home_template.has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": "/credfix/kill-switch", "Value": "off"}
+    )
 
 
 def test_nag_is_live_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:

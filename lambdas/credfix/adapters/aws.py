@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from credfix.permissions import declare
+
 RETRIES = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=3,
@@ -25,3 +27,50 @@ ClientFactory = Callable[..., Any]
 def client(service: str, region: str | None = None) -> Any:
     """One client per service and region per process (clients are thread-safe; sessions are not)."""
     return boto3.session.Session().client(service, region_name=region, config=RETRIES)
+
+
+class MemberAccounts:
+    """Organisation mode: clients for a member account, through its credfix member role.
+
+    Credentials are cached per account until shortly before they expire (botocore's
+    RefreshableCredentials does the refresh)."""
+
+    def __init__(
+        self, role_name: str, *, sts_client: Any | None = None, session_name: str = "credfix"
+    ) -> None:
+        self._role_name = role_name
+        self._sts = sts_client
+        self._session_name = session_name
+        self._sessions: dict[str, boto3.session.Session] = {}
+
+    def _partition(self) -> str:
+        sts = self._sts or client("sts")
+        return str(sts.meta.partition)
+
+    def factory(self, account: str) -> ClientFactory:
+        session = self._sessions.get(account)
+        if session is None:
+            session = self._sessions[account] = self._assume(account)
+
+        @cache
+        def client_for(service: str, region: str | None = None) -> Any:
+            return session.client(service, region_name=region, config=RETRIES)
+
+        return client_for
+
+    def _assume(self, account: str) -> boto3.session.Session:
+        from botocore.credentials import DeferredRefreshableCredentials, create_assume_role_refresher
+        from botocore.session import get_session
+
+        role_arn = f"arn:{self._partition()}:iam::{account}:role/{self._role_name}"
+        refresher = create_assume_role_refresher(
+            self._sts or client("sts"), {"RoleArn": role_arn, "RoleSessionName": self._session_name}
+        )
+        core = get_session()
+        core._credentials = DeferredRefreshableCredentials(refresh_using=refresher, method="assume-role")
+        return boto3.session.Session(botocore_session=core)
+
+
+# The calls MemberAccounts makes, declared for the roles that use it in organisation mode.
+declare("triage", "sts:AssumeRole", on="member-roles")
+declare("act", "sts:AssumeRole", on="member-roles")

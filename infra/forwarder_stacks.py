@@ -1,0 +1,146 @@
+"""Stacks outside the home region and account.
+
+- `ForwarderStack`: one per covered region of the home account (and always us-east-1, where
+  IAM and STS failures are logged): the same rule and State as at home, forwarding to the
+  home region's default bus.
+- `MemberForwarderStack`: the same rule in a member account of an organisation, forwarding
+  to the central bus (deploy with service-managed StackSets to every account and region).
+- `MemberRolesStack`: the member account's two roles (deploy once per account, one region):
+  a read role that only the central triage Lambda may assume, and an act role that only the
+  central act Lambda may assume, each with exactly the permissions its code declares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from credfix.permissions import Role, policy_for
+from infra.config import CredfixConfig
+from infra.detection import credential_failure_rule
+from infra.nag import acknowledge
+from infra.policy import statements_for, wildcard_acknowledgements
+from infra.scopes import workload_scopes
+
+# Resource kinds that exist only in the home account: never granted by a member role.
+HOME_ONLY_KINDS = {
+    "incidents-table",
+    "events-dlq",
+    "work-queue",
+    "act-queue",
+    "verify-queue",
+    "alerts-topic",
+    "alerts-topic-key",
+    "kill-switch-parameter",
+    "member-roles",
+}
+
+
+def home_role_name(role: Role, config: CredfixConfig) -> str:
+    """Fixed names for the central Lambdas' roles in org mode, so member trust can name them."""
+    return f"credfix-{role}-{config.home_region}"
+
+
+class _Forwarder(Stack):
+    def _forward(self, config: CredfixConfig, target_bus_arn: str, error_codes: tuple[str, ...]) -> None:
+        failed = sqs.Queue(
+            self,
+            "ForwardFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            failed,
+            ("AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the forwarding target."),
+        )
+        rule = credential_failure_rule(
+            self,
+            "CredentialFailures",
+            error_codes=error_codes,
+            description="credfix: forward CloudTrail credential failures to the home bus",
+        )
+        rule.add_target(
+            targets.EventBus(
+                events.EventBus.from_event_bus_arn(self, "HomeBus", target_bus_arn),
+                dead_letter_queue=failed,
+            )
+        )
+
+
+class ForwarderStack(_Forwarder):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: CredfixConfig,
+        error_codes: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        home_bus = f"arn:{Aws.PARTITION}:events:{config.home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
+        self._forward(config, home_bus, error_codes)
+
+
+class MemberForwarderStack(_Forwarder):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: CredfixConfig,
+        error_codes: tuple[str, ...],
+        central_bus_name: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        central = (
+            f"arn:{Aws.PARTITION}:events:{config.home_region}:{config.account}:event-bus/{central_bus_name}"
+        )
+        self._forward(config, central, error_codes)
+
+
+class MemberRolesStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: CredfixConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        org = config.org
+        scopes = {k: v for k, v in workload_scopes(config).items() if k not in HOME_ONLY_KINDS}
+        member_roles: tuple[tuple[Role, str], ...] = (
+            ("triage", org.member_read_role_name),
+            ("act", org.member_act_role_name),
+        )
+        for role, name in member_roles:
+            central = f"arn:{Aws.PARTITION}:iam::{config.account}:role/{home_role_name(role, config)}"
+            member = iam.Role(
+                self,
+                f"{role.title()}Role",
+                role_name=name,
+                assumed_by=iam.ArnPrincipal(central).with_conditions(
+                    {"StringEquals": {"aws:PrincipalOrgID": org.organization_id}}
+                ),
+                description=f"credfix {role}: assumed only by the central {role} Lambda",
+                max_session_duration=Duration.hours(1),
+            )
+            kinds = {k for k in policy_for(role) if k not in HOME_ONLY_KINDS}
+            policy = iam.Policy(self, f"{role.title()}Policy", roles=[member])
+            for statement in statements_for(
+                role,
+                {k: v for k, v in scopes.items() if k in kinds},
+                only=kinds,
+            ):
+                policy.add_statements(statement)
+            acknowledge(
+                policy,
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "Describe/List APIs that support no resource-level permissions (declared with on='*').",
+                ),
+                *wildcard_acknowledgements(role, scopes),
+            )

@@ -1,0 +1,71 @@
+"""Preflight for a deployment: is there a trail whose records EventBridge can deliver?
+
+EventBridge receives CloudTrail management events only while a trail logs them; IAM and
+STS failures are logged in us-east-1 only, so the trail must be multi-region (or at least
+cover us-east-1) and include global service events, and it must log read events too, or
+failures of Get/List/Describe calls (sts:GetCallerIdentity!) are missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from credfix.adapters.cloudtrail import TrailInfo
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def logs_all_management_events(trail: TrailInfo) -> bool:
+    if not trail.basic_selectors and not trail.advanced_selectors:
+        return True  # a trail without selectors logs all management events
+    for s in trail.basic_selectors:
+        if s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") == "All":
+            return True
+    for s in trail.advanced_selectors:
+        fields = {f["Field"]: f for f in s.get("FieldSelectors", [])}
+        category = fields.get("eventCategory", {}).get("Equals", [])
+        if "Management" in category and "readOnly" not in fields:
+            return True
+    return False
+
+
+def check_trails(trails: list[TrailInfo]) -> DoctorReport:
+    report = DoctorReport()
+    usable = [t for t in trails if t.logging and t.multi_region and logs_all_management_events(t)]
+    report.checks.append(
+        Check(
+            "multi-region trail logging all management events",
+            bool(usable),
+            f"{usable[0].name} (home {usable[0].home_region})"
+            if usable
+            else "none: EventBridge sees no CloudTrail records, so credfix detects nothing. Deploy with "
+            "-c create_trail=true, or turn on a multi-region trail with read and write management events.",
+        )
+    )
+    report.checks.append(
+        Check(
+            "IAM and STS failures (logged in us-east-1) are covered",
+            any(t.global_service_events for t in usable),
+            "global service events included"
+            if any(t.global_service_events for t in usable)
+            else "no usable trail includes global service events: IAM/STS failures will be missed",
+        )
+    )
+    stopped = [t.name for t in trails if not t.logging]
+    if stopped:
+        report.checks.append(Check("no stopped trails", False, f"not logging: {', '.join(stopped)}"))
+    return report
