@@ -177,6 +177,13 @@ class Resources:
     events_dlq: str = "credfix-events-dlq"
     work_queue: str = "credfix-work"
     work_dlq: str = "credfix-work-dlq"
+    act_queue: str = "credfix-act"
+    act_dlq: str = "credfix-act-dlq"
+    verify_queue: str = "credfix-verify"
+    verify_dlq: str = "credfix-verify-dlq"
+    topic: str = "credfix-alerts"
+    inbox: str = "alerts-inbox"  # an SQS subscriber of the alerts topic, to read what was sent
+    kill_switch: str = "/credfix/kill-switch"
 
 
 class LocalPipeline:
@@ -195,13 +202,19 @@ class LocalPipeline:
         self.sqs = session.client("sqs", endpoint_url=aws.url)
         self.events = session.client("events", endpoint_url=aws.url)
         self.ddb = session.client("dynamodb", endpoint_url=aws.url)
+        self.sns = session.client("sns", endpoint_url=aws.url)
+        self.ssm = session.client("ssm", endpoint_url=aws.url)
+        self.topic_arn = ""
         self.urls: dict[str, str] = {}
         self.credentials = session.get_credentials()
 
     def deploy(self) -> LocalPipeline:
+        n = self.names
         for dlq, queue in (
-            (self.names.events_dlq, self.names.events_queue),
-            (self.names.work_dlq, self.names.work_queue),
+            (n.events_dlq, n.events_queue),
+            (n.work_dlq, n.work_queue),
+            (n.act_dlq, n.act_queue),
+            (n.verify_dlq, n.verify_queue),
         ):
             dlq_url = self.sqs.create_queue(QueueName=dlq)["QueueUrl"]
             dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
@@ -229,6 +242,13 @@ class LocalPipeline:
             QueueUrl=self.urls[self.names.events_queue], AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         self.events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "events-queue", "Arn": events_arn}])
+        self.topic_arn = self.sns.create_topic(Name=n.topic)["TopicArn"]
+        self.urls[n.inbox] = self.sqs.create_queue(QueueName=n.inbox)["QueueUrl"]
+        inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.urls[n.inbox], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.ssm.put_parameter(Name=n.kill_switch, Value="off", Type="String", Overwrite=True)
         return self
 
     def deploy_forwarders(self, context: dict[str, Any]) -> list[str]:
@@ -259,7 +279,11 @@ class LocalPipeline:
             "AWS_SECRET_ACCESS_KEY": self.credentials.secret_key,
             "CREDFIX_TABLE": self.names.table,
             "CREDFIX_WORK_QUEUE_URL": self.urls[self.names.work_queue],
+            "CREDFIX_ACT_QUEUE_URL": self.urls[self.names.act_queue],
+            "CREDFIX_VERIFY_QUEUE_URL": self.urls[self.names.verify_queue],
             "CREDFIX_EVENTS_DLQ_URL": self.urls[self.names.events_dlq],
+            "CREDFIX_TOPIC_ARN": self.topic_arn,
+            "CREDFIX_KILL_SWITCH_PARAMETER": self.names.kill_switch,
             "POWERTOOLS_METRICS_NAMESPACE": "credfix",
         }
 
@@ -320,3 +344,15 @@ class LocalPipeline:
             function_name="credfix-ingest",
             batch_size=batch_size,
         )
+
+    def poller(self, queue: str, handler: Handler, *, function_name: str, batch_size: int = 10) -> SqsPoller:
+        return SqsPoller(
+            self.sqs, self.urls[queue], handler, function_name=function_name, batch_size=batch_size
+        )
+
+    def delayed(self, queue: str) -> int:
+        """Messages not yet visible (SQS DelaySeconds): the verify step waits for these."""
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.urls[queue], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))

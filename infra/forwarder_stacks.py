@@ -129,13 +129,10 @@ class MemberRolesStack(Stack):
                 max_session_duration=Duration.hours(1),
             )
             kinds = {k for k in policy_for(role) if k not in HOME_ONLY_KINDS}
-            policy = iam.Policy(self, f"{role.title()}Policy", roles=[member])
-            for statement in statements_for(
-                role,
-                {k: v for k, v in scopes.items() if k in kinds},
-                only=kinds,
-            ):
-                policy.add_statements(statement)
+            statements = statements_for(role, {k: v for k, v in scopes.items() if k in kinds}, only=kinds)
+            if not statements:
+                continue  # no declared permission for this role in a workload account
+            policy = iam.Policy(self, f"{role.title()}Policy", roles=[member], statements=statements)
             acknowledge(
                 policy,
                 (

@@ -74,7 +74,11 @@ class Monitoring(Construct):
             alarm(
                 f"{name.title()}Throttles", fn.metric_throttles(period=PERIOD), f"credfix {name}: throttled"
             )
-        alarm("Escalations", metric("verify", "Escalated"), "credfix: a remediated workload kept failing")
+        alarm(
+            "Escalations",
+            metric("verify", "VerificationEscalated"),
+            "credfix: a remediated workload kept failing",
+        )
         alarm(
             "CircuitBreakerOpen", metric("act", "BreakerOpen"), "credfix: enforcement stopped after failures"
         )
@@ -103,7 +107,7 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Verification outcomes",
-                left=[metric("verify", "Verified"), metric("verify", "Escalated")],
+                left=[metric("verify", "VerificationVerified"), metric("verify", "VerificationEscalated")],
                 width=8,
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),

@@ -187,6 +187,21 @@ def test_only_act_may_change_workloads(single_account_templates: dict[str, Any])
         assert not role_actions(single_account_templates["credfix-home"], role) & set(writes), role
 
 
+def test_watched_secrets_are_read_only_under_the_watch_tag(single_account_templates: dict[str, Any]) -> None:
+    policies = resources(single_account_templates["credfix-home"], "AWS::IAM::Policy")
+    (triage,) = [p for lid, p in policies.items() if lid.startswith("FunctionsTriageRole")]
+    secret_reads = [
+        s
+        for s in triage["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in _actions(s)
+    ]
+    assert secret_reads, "triage reads watched secrets"
+    for statement in secret_reads:
+        assert statement["Condition"] == {
+            "StringEquals": {"secretsmanager:ResourceTag/credfix:watch": "true"}
+        }
+
+
 def test_act_writes_exclude_opted_out_resources(single_account_templates: dict[str, Any]) -> None:
     policies = resources(single_account_templates["credfix-home"], "AWS::IAM::Policy")
     (act,) = [p for lid, p in policies.items() if lid.startswith("FunctionsActRole")]
@@ -212,7 +227,13 @@ def test_lambda_environment_only_names_settings_the_code_reads(home_template: as
 def test_alarms_and_dashboard(home_template: assertions.Template) -> None:
     alarms = resources(home_template, "AWS::CloudWatch::Alarm")
     names = {a["Properties"].get("MetricName") for a in alarms.values()}
-    assert {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "Escalated", "BreakerOpen"} <= names
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "Throttles",
+        "VerificationEscalated",
+        "BreakerOpen",
+    } <= names
     assert len(alarms) == 4 + 4 * 2 + 2  # DLQs, errors+throttles per function, escalations, breaker
     assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
     dashboards = resources(home_template, "AWS::CloudWatch::Dashboard")

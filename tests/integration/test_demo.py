@@ -20,6 +20,11 @@ def test_demo_runs_end_to_end() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "InvalidClientTokenId" in result.stdout
-    assert '"event_count": 3' in result.stdout
-    assert "Traceback" not in result.stdout + result.stderr
+    out = result.stdout
+    assert "InvalidClientTokenId" in out
+    assert "verdict: stale-consumer" in out and "verdict: wrong-credential-source" in out
+    assert "ecs-force-new-deployment → executed" in out
+    assert "verification: verified" in out and "RESOLVED stale-consumer" in out
+    assert "Demo finished" in out
+    assert "Traceback" not in out + result.stderr
+    assert '"_aws"' not in out  # no metric or log spam without --verbose

@@ -1,0 +1,183 @@
+"""EC2 reads for workload location: network interfaces by IP, Elastic IPs, NAT gateways,
+instances and their instance-profile associations. Read-only; none of these EC2 Describe
+APIs supports resource-level permissions, hence `on="*"`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from credfix.adapters.paging import Page, capped, chunks
+from credfix.permissions import needs
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    id: str
+    interface_type: str
+    description: str
+    vpc_id: str | None
+    subnet_id: str | None
+    owner_id: str | None
+    instance_id: str | None  # set when attached to an EC2 instance (incl. ECS container instances)
+    private_ips: tuple[str, ...] = ()
+    public_ip: str | None = None
+    group_ids: tuple[str, ...] = ()
+    requester_managed: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ElasticIp:
+    public_ip: str
+    network_interface_id: str | None
+    instance_id: str | None
+    private_ip: str | None
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    id: str
+    vpc_id: str | None
+    subnet_id: str | None
+    network_interface_ids: tuple[str, ...]
+    public_ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    owner_id: str | None
+    state: str | None
+    launch_time: datetime | None
+    vpc_id: str | None
+    subnet_id: str | None
+    instance_profile_arn: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _tags(raw: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in raw or [] if "Key" in t}
+
+
+def _eni(raw: dict[str, Any]) -> NetworkInterface:
+    attachment = raw.get("Attachment") or {}
+    ips = tuple(
+        a["PrivateIpAddress"] for a in raw.get("PrivateIpAddresses") or [] if a.get("PrivateIpAddress")
+    )
+    return NetworkInterface(
+        id=raw["NetworkInterfaceId"],
+        interface_type=raw.get("InterfaceType") or "interface",
+        description=raw.get("Description") or "",
+        vpc_id=raw.get("VpcId"),
+        subnet_id=raw.get("SubnetId"),
+        owner_id=raw.get("OwnerId"),
+        instance_id=attachment.get("InstanceId") or None,
+        private_ips=ips or ((raw["PrivateIpAddress"],) if raw.get("PrivateIpAddress") else ()),
+        public_ip=(raw.get("Association") or {}).get("PublicIp"),
+        group_ids=tuple(g["GroupId"] for g in raw.get("Groups") or [] if g.get("GroupId")),
+        requester_managed=bool(raw.get("RequesterManaged")),
+        tags=_tags(raw.get("TagSet")),
+    )
+
+
+class Ec2:
+    def __init__(self, client: Any) -> None:
+        self._ec2 = client
+
+    def _interfaces(self, **kwargs: Any) -> list[NetworkInterface]:
+        resp = self._ec2.describe_network_interfaces(**kwargs)
+        return [_eni(raw) for raw in resp.get("NetworkInterfaces", [])]
+
+    @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    def interfaces_with_private_ip(self, ip: str) -> list[NetworkInterface]:
+        # Matches primary and secondary private IPv4 addresses (EKS pod IPs are secondary).
+        return self._interfaces(Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
+
+    @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    def interfaces_with_ipv6(self, ip: str) -> list[NetworkInterface]:
+        return self._interfaces(Filters=[{"Name": "ipv6-addresses.ipv6-address", "Values": [ip]}])
+
+    @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    def interfaces_with_public_ip(self, ip: str) -> list[NetworkInterface]:
+        """Auto-assigned public IPs and Elastic IPs alike (the `association.public-ip` filter)."""
+        return self._interfaces(Filters=[{"Name": "association.public-ip", "Values": [ip]}])
+
+    @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    def interfaces(self, ids: list[str]) -> list[NetworkInterface]:
+        return self._interfaces(NetworkInterfaceIds=ids) if ids else []
+
+    @needs("triage", "ec2:DescribeAddresses", on="*")
+    def elastic_ip(self, public_ip: str) -> ElasticIp | None:
+        resp = self._ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [public_ip]}])
+        for raw in resp.get("Addresses", []):
+            return ElasticIp(
+                public_ip=raw["PublicIp"],
+                network_interface_id=raw.get("NetworkInterfaceId") or None,
+                instance_id=raw.get("InstanceId") or None,
+                private_ip=raw.get("PrivateIpAddress") or None,
+            )
+        return None
+
+    @needs("triage", "ec2:DescribeNatGateways", on="*")
+    def nat_gateways_in_subnet(self, subnet_id: str) -> list[NatGateway]:
+        resp = self._ec2.describe_nat_gateways(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
+        return [
+            NatGateway(
+                id=raw["NatGatewayId"],
+                vpc_id=raw.get("VpcId"),
+                subnet_id=raw.get("SubnetId"),
+                network_interface_ids=tuple(
+                    a["NetworkInterfaceId"]
+                    for a in raw.get("NatGatewayAddresses") or []
+                    if a.get("NetworkInterfaceId")
+                ),
+                public_ips=tuple(
+                    a["PublicIp"] for a in raw.get("NatGatewayAddresses") or [] if a.get("PublicIp")
+                ),
+            )
+            for raw in resp.get("NatGateways", [])
+        ]
+
+    @needs("triage", "ec2:DescribeSubnets", on="*")
+    def vpc_of_subnets(self, subnet_ids: list[str]) -> dict[str, str]:
+        if not subnet_ids:
+            return {}
+        resp = self._ec2.describe_subnets(SubnetIds=sorted(set(subnet_ids)))
+        return {raw["SubnetId"]: raw["VpcId"] for raw in resp.get("Subnets", []) if raw.get("VpcId")}
+
+    @needs("triage", "ec2:DescribeInstances", on="*")
+    def instances(self, ids: list[str]) -> list[Instance]:
+        found: list[Instance] = []
+        for chunk in chunks(sorted(set(ids)), 100):
+            for reservation in self._ec2.describe_instances(InstanceIds=chunk).get("Reservations", []):
+                for raw in reservation.get("Instances", []):
+                    found.append(
+                        Instance(
+                            id=raw["InstanceId"],
+                            owner_id=reservation.get("OwnerId"),
+                            state=(raw.get("State") or {}).get("Name"),
+                            launch_time=raw.get("LaunchTime"),
+                            vpc_id=raw.get("VpcId"),
+                            subnet_id=raw.get("SubnetId"),
+                            instance_profile_arn=(raw.get("IamInstanceProfile") or {}).get("Arn"),
+                            tags=_tags(raw.get("Tags")),
+                        )
+                    )
+        return found
+
+    @needs("triage", "ec2:DescribeIamInstanceProfileAssociations", on="*")
+    def instances_with_profiles(self, profile_arns: set[str], *, limit: int) -> Page[str]:
+        """IDs of instances currently associated with any of `profile_arns` (scans at most
+        `limit` associations; the listing has no filter by profile)."""
+        pages = self._ec2.get_paginator("describe_iam_instance_profile_associations").paginate(
+            Filters=[{"Name": "state", "Values": ["associated"]}]
+        )
+        scanned = capped(pages, "IamInstanceProfileAssociations", limit)
+        ids = [
+            a["InstanceId"]
+            for a in scanned.items
+            if (a.get("IamInstanceProfile") or {}).get("Arn") in profile_arns and a.get("InstanceId")
+        ]
+        return Page(ids, scanned.truncated)

@@ -1,0 +1,45 @@
+"""Lambda reads for workload location: functions with their execution role, runtime and
+VPC configuration (ListFunctions returns all three, so one capped scan serves every
+locator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from credfix.adapters.paging import Page, capped
+from credfix.permissions import needs
+
+
+@dataclass(frozen=True)
+class Function:
+    arn: str
+    name: str
+    role: str | None
+    runtime: str | None
+    vpc_id: str | None
+    subnet_ids: frozenset[str]
+    security_group_ids: frozenset[str]
+
+
+def _function(raw: dict[str, Any]) -> Function:
+    vpc = raw.get("VpcConfig") or {}
+    return Function(
+        arn=raw["FunctionArn"],
+        name=raw["FunctionName"],
+        role=raw.get("Role"),
+        runtime=raw.get("Runtime"),
+        vpc_id=vpc.get("VpcId") or None,
+        subnet_ids=frozenset(vpc.get("SubnetIds") or ()),
+        security_group_ids=frozenset(vpc.get("SecurityGroupIds") or ()),
+    )
+
+
+class LambdaFunctions:
+    def __init__(self, client: Any) -> None:
+        self._lambda = client
+
+    @needs("triage", "lambda:ListFunctions", on="*")
+    def functions(self, *, limit: int) -> Page[Function]:
+        scanned = capped(self._lambda.get_paginator("list_functions").paginate(), "Functions", limit)
+        return Page([_function(raw) for raw in scanned.items], scanned.truncated)

@@ -1,0 +1,132 @@
+"""Records the act step's decisions on the incident item (storage contract of
+adapters/incidents.py `to_incident`): top-level `status` = "acted" and a `remediation`
+attribute holding JSON {"actions": [...], "timeline": [...]}.
+
+Several deliveries of one incident may record concurrently (a redelivery, a second
+worker), so the write is a read-merge-write guarded by a version number: an executed or
+failed entry is never replaced by a later "already handled" one, whatever the order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from credfix.adapters.incidents import from_item, key_pk, to_incident
+from credfix.models.incident import Action, Incident, TimelineEntry
+from credfix.permissions import needs
+
+TERMINAL = ("executed", "failed")
+ADVANCES_TO_ACTED = ("open", "triaged", "acted")  # resolved/escalated are later stages: kept
+
+
+class IncidentSuperseded(RuntimeError):
+    """The key's item now holds another incident (re-opened): this incident is archived."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    incident: Incident
+    changed: bool  # False when this delivery added nothing (a pure redelivery)
+    followed_up: bool  # alert and verification already sent for this incident
+
+
+def merge_actions(stored: list[Action], new: list[Action]) -> list[Action]:
+    """Union of two records of the same incident. An executed/failed entry stands; a planned or
+    skipped entry for the same (type, target) is replaced by the newer decision unless a
+    terminal entry exists for it."""
+    terminal = {(a.type, a.target) for a in [*stored, *new] if a.status in TERMINAL}
+    newer = {(a.type, a.target) for a in new}
+    out: list[Action] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for a in [*stored, *new]:
+        key = (a.type, a.target)
+        from_stored = a in stored and a not in new
+        if a.status not in TERMINAL and (key in terminal or (from_stored and key in newer)):
+            continue
+        ident = (a.type, a.target, a.status, a.at.isoformat() if a.at else "")
+        if ident not in seen:
+            seen.add(ident)
+            out.append(a)
+    return out
+
+
+def merge_timeline(stored: list[TimelineEntry], new: list[TimelineEntry]) -> list[TimelineEntry]:
+    seen = {(t.at, t.what) for t in stored}
+    return stored + [t for t in new if (t.at, t.what) not in seen]
+
+
+class RemediationStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    @needs("act", "dynamodb:GetItem", "dynamodb:UpdateItem", on="incidents-table")
+    def record(
+        self, access_key_id: str, incident_id: str, actions: list[Action], timeline: list[TimelineEntry]
+    ) -> Recorded:
+        key = {"pk": {"S": key_pk(access_key_id)}}
+        for _ in range(8):
+            item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            if not item or item.get("incident_id", {}).get("S") != incident_id:
+                raise IncidentSuperseded(f"incident {incident_id} is no longer the key's current incident")
+            plain = from_item(item)
+            stored = json.loads(plain.get("remediation", '{"actions": [], "timeline": []}'))
+            old_actions = [Action.model_validate(a) for a in stored.get("actions", [])]
+            old_timeline = [TimelineEntry.model_validate(t) for t in stored.get("timeline", [])]
+            merged = merge_actions(old_actions, actions)
+            merged_timeline = merge_timeline(old_timeline, timeline)
+            followed_up = plain.get("remediation_followed_up") == incident_id
+            status = "acted" if plain["status"] in ADVANCES_TO_ACTED else str(plain["status"])
+            if merged == old_actions and merged_timeline == old_timeline and status == plain["status"]:
+                return Recorded(to_incident(plain), changed=False, followed_up=followed_up)
+            document = json.dumps(
+                {
+                    "actions": [a.model_dump(mode="json") for a in merged],
+                    "timeline": [t.model_dump(mode="json") for t in merged_timeline],
+                }
+            )
+            version = int(plain.get("remediation_version", 0))
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET #status = :status, remediation = :doc, remediation_version = :next",
+                    ConditionExpression=(
+                        "incident_id = :id AND (attribute_not_exists(remediation_version) "
+                        "OR remediation_version = :version)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":status": {"S": status},
+                        ":doc": {"S": document},
+                        ":next": {"N": str(version + 1)},
+                        ":version": {"N": str(version)},
+                        ":id": {"S": incident_id},
+                    },
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue  # another delivery recorded first: merge with its record
+            plain.update({"status": status, "remediation": document})
+            return Recorded(to_incident(plain), changed=True, followed_up=followed_up)
+        raise RuntimeError(f"recording incident {incident_id} kept losing races; the message will be retried")
+
+    @needs("act", "dynamodb:UpdateItem", on="incidents-table")
+    def mark_followed_up(self, access_key_id: str, incident_id: str, now: datetime) -> None:
+        """Alert sent and verification scheduled: a redelivery does not repeat them."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET remediation_followed_up = :id, remediation_followed_up_at = :now",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={
+                ":id": {"S": incident_id},
+                ":now": {"S": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            },
+        )

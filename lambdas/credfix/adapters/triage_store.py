@@ -1,0 +1,120 @@
+"""Triage's writes to the incidents table: the verdict (once per incident) and the mark
+that the incident was handed to the act queue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from credfix.adapters.incidents import from_item, key_pk
+from credfix.permissions import needs
+
+
+@dataclass(frozen=True)
+class HandOffState:
+    """Where an incident item stands, as far as handing it to the act queue goes."""
+
+    incident_id: str
+    status: str
+    act_queued_for: str | None  # the incident id whose "triaged" message was sent
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _state(item: dict[str, Any]) -> HandOffState | None:
+    if not item:
+        return None
+    plain = from_item(item)
+    queued = plain.get("act_queued_for")
+    return HandOffState(
+        str(plain.get("incident_id", "")), str(plain.get("status", "")), queued and str(queued)
+    )
+
+
+class TriageStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    @needs("triage", "dynamodb:UpdateItem", on="incidents-table")
+    def record(
+        self,
+        access_key_id: str,
+        incident_id: str,
+        *,
+        verdict: str,
+        severity: str,
+        stage: dict[str, Any],
+        now: datetime,
+    ) -> HandOffState | None:
+        """Write the verdict if the item still holds this incident, open. None when written;
+        otherwise the item's state (already triaged by another delivery, or re-opened)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression=(
+                    "SET #status = :triaged, verdict = :verdict, severity = :severity, triage = :triage, "
+                    "triaged_at = :now REMOVE act_queued_for"
+                ),
+                ConditionExpression="incident_id = :id AND #status = :open",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":triaged": {"S": "triaged"},
+                    ":open": {"S": "open"},
+                    ":id": {"S": incident_id},
+                    ":verdict": {"S": verdict},
+                    ":severity": {"S": severity},
+                    ":triage": {"S": json.dumps(stage, separators=(",", ":"))},
+                    ":now": {"S": _iso(now)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return _state(exc.response.get("Item") or {}) or HandOffState("", "missing", None)
+        return None
+
+    @needs("triage", "dynamodb:GetItem", on="incidents-table")
+    def hand_off_state(self, access_key_id: str) -> HandOffState | None:
+        resp = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            ConsistentRead=True,
+            ProjectionExpression="incident_id, #status, act_queued_for",
+            ExpressionAttributeNames={"#status": "status"},
+        )
+        return _state(resp.get("Item") or {})
+
+    @needs("triage", "dynamodb:UpdateItem", on="incidents-table")
+    def mark_act_queued(self, access_key_id: str, incident_id: str, now: datetime) -> None:
+        """Remember that the act message went out, so a redelivery does not send it again."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET act_queued_for = :id, act_queued_at = :now",
+                ConditionExpression="incident_id = :id",
+                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": _iso(now)}},
+            )
+        except ClientError as exc:  # re-opened meanwhile: the mark belongs to an incident that is gone
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+class ActQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._url = queue_url
+
+    @needs("triage", "sqs:SendMessage", on="act-queue")
+    def incident_triaged(self, access_key_id: str, incident_id: str) -> None:
+        body = {"type": "incident-triaged", "access_key_id": access_key_id, "incident_id": incident_id}
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body))

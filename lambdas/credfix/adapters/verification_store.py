@@ -1,0 +1,164 @@
+"""What verification reads from and writes to the incidents table.
+
+Writes (the storage contract other stages rely on):
+- the incident item (pk `key#<access key id>`), only while it is the same incident and
+  its status is `acted`: `status` = resolved | escalated, `closed_at` (resolved only, ISO
+  Z; ingest re-opens a resolved incident after its cool-down from here) and
+  `verification` = JSON {"verification": {...}, "timeline": [...], ["severity",
+  "blocked_targets" when escalated]}.
+- `verification_alerted` = the incident id whose verification alert has gone out (so a
+  redelivered message does not alert twice).
+- a target marker (pk `target#<target id>`, the guardrail store's claim item): `blocked` =
+  true, `blocked_at`, `blocked_reason`, `blocked_incident_id`, `blocked_access_key_id`;
+  `expires_at` removed (a block lasts until a person clears it); the claim's own
+  `incident_id`, `last_action_at`, `outcome` are set only where missing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from credfix.adapters.incidents import from_item, key_pk, to_incident
+from credfix.core.verify import SourceActivity, StoredIncident
+from credfix.permissions import needs
+
+
+def target_pk(target: str) -> str:
+    return f"target#{target}"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _sources(item: dict[str, Any]) -> list[SourceActivity]:
+    """Per-source activity; a source's newest failure time comes from `source_last_seen`
+    (a map beside `source_info`) or an `ls` entry inside `source_info`, whichever ingest keeps."""
+    info: dict[str, Any] = item.get("source_info", {})
+    counts: dict[str, Any] = item.get("source_counts", {})
+    last_seen: dict[str, Any] = item.get("source_last_seen", {})
+    return [
+        SourceActivity(
+            ip=v.get("ip"),
+            user_agent=v.get("ua"),
+            count=int(counts.get(h, 0)),
+            last_seen=_parse_time(last_seen.get(h) or v.get("ls")),
+        )
+        for h, v in info.items()
+    ]
+
+
+class VerificationStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        if not table_name:
+            raise ValueError("the incidents table name is not set (CREDFIX_TABLE)")
+        self._ddb = client
+        self._table = table_name
+
+    @needs("verify", "dynamodb:GetItem", on="incidents-table")
+    def load(self, access_key_id: str) -> StoredIncident | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": key_pk(access_key_id)}}, ConsistentRead=True
+        )
+        raw = resp.get("Item")
+        if not raw:
+            return None
+        item = from_item(raw)
+        decided = json.loads(item["verification"]) if "verification" in item else None
+        return StoredIncident(
+            incident=to_incident(item),
+            sources=_sources(item),
+            decided=decided,
+            alerted=item.get("verification_alerted") == item["incident_id"],
+        )
+
+    @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
+    def record_outcome(
+        self, access_key_id: str, incident_id: str, status: str, closed_at: datetime | None, verification: str
+    ) -> bool:
+        """Write the outcome if the item still holds this incident, awaiting verification.
+        False when it does not (another worker decided, or the incident moved on)."""
+        if status not in ("resolved", "escalated"):
+            raise ValueError(f"verification ends in resolved or escalated, not {status!r}")
+        sets = ["#status = :status", "verification = :v"]
+        values: dict[str, Any] = {
+            ":status": {"S": status},
+            ":v": {"S": verification},
+            ":id": {"S": incident_id},
+            ":acted": {"S": "acted"},
+        }
+        if closed_at is not None:
+            sets.append("closed_at = :closed")
+            values[":closed"] = {"S": _iso(closed_at)}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="incident_id = :id AND #status = :acted",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
+    def block_target(
+        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime
+    ) -> None:
+        """Stop enforcement for a target (idempotent: the same values again on redelivery)."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": target_pk(target)}},
+            # The guardrails' claim fields are filled only where missing (a marker on a target
+            # that was never claimed still reads as a holder); the TTL is removed: a block
+            # lasts until a person clears it.
+            UpdateExpression=(
+                "SET blocked = :true, blocked_at = if_not_exists(blocked_at, :now), blocked_reason = :why, "
+                "blocked_incident_id = :id, blocked_access_key_id = :key, "
+                "incident_id = if_not_exists(incident_id, :id), "
+                "last_action_at = if_not_exists(last_action_at, :now), "
+                "outcome = if_not_exists(outcome, :blocked) "
+                "REMOVE expires_at"
+            ),
+            ExpressionAttributeValues={
+                ":true": {"BOOL": True},
+                ":now": {"S": _iso(now)},
+                ":why": {"S": reason[:1000] or "escalated by verification"},
+                ":id": {"S": incident_id},
+                ":key": {"S": access_key_id},
+                ":blocked": {"S": "blocked"},
+            },
+        )
+
+    @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
+    def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET verification_alerted = :id, verification_alerted_at = :now",
+                ConditionExpression="incident_id = :id",
+                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": _iso(now)}},
+            )
+        except ClientError as exc:
+            # The key re-opened as a new incident meanwhile: nothing of this one to mark.
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

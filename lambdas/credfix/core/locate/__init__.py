@@ -1,0 +1,123 @@
+"""Workload location: from a failing request to the task, runner, instance or function that
+sent it (DESIGN.md §3).
+
+Locators, each adding candidates with a confidence and evidence:
+1. `source_ip`: source IP -> network interface -> ECS task / EC2 instance / Lambda function;
+   a NAT gateway only narrows to its VPC.
+2. `ecs_config.locate_secret_consumers`: ECS services whose task definitions read a watched
+   secret, and their tasks started before the rotation; static keys in task definitions.
+3. `user_agent` / `narrow`: exec-env and SDK narrow and rank; never proof on their own.
+4. `session_role`: ASIA keys -> the session issuer role -> workloads configured with it.
+
+AWS calls are bounded: when every source IP leads directly to a workload, no account-wide
+scan runs; scans are paginated, memoised for the invocation and capped by
+`Settings.scan_limit`, and a hit cap is reported as a finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from credfix.adapters.aws import ClientFactory
+from credfix.config import Settings
+from credfix.core.locate.context import LocateContext
+from credfix.core.locate.ecs_config import locate_secret_consumers, locate_static_key_users
+from credfix.core.locate.merge import Candidates
+from credfix.core.locate.narrow import apply_user_agent, apply_vpc_narrowing, locate_by_lambda_runtime
+from credfix.core.locate.session_role import locate_role_users
+from credfix.core.locate.source_ip import locate_by_ip
+from credfix.core.locate.user_agent import UserAgent, parse_user_agent
+from credfix.keys import key_kind
+from credfix.models.cloudtrail import source_ip_kind
+from credfix.models.incident import Evidence, Incident, Workload
+
+__all__ = ["LocateResult", "UserAgent", "locate_workloads", "parse_user_agent"]
+
+
+@dataclass
+class LocateResult:
+    workloads: list[Workload] = field(default_factory=list)  # merged by id, ranked
+    findings: list[Evidence] = field(default_factory=list)
+
+
+def _regions(ctx: LocateContext, incident: Incident) -> list[str]:
+    regions = list(dict.fromkeys(r for r in incident.regions if r))
+    if not regions:
+        regions = [ctx.default_region()]
+        ctx.note("regions", f"the incident names no region: searched {regions[0]} only")
+    return regions
+
+
+def locate_workloads(
+    incident: Incident,
+    client_for: ClientFactory,
+    settings: Settings,
+    *,
+    secret_arns: list[str],
+    rotated_at: datetime | None,
+    session_issuer_arn: str | None = None,
+) -> LocateResult:
+    """Candidates for the workload that signs with the incident's key, best first.
+
+    `secret_arns`: full ARNs of watched secrets that held the key; `rotated_at`: when the
+    secret's current version replaced it (tasks started before are stale); and for ASIA keys
+    `session_issuer_arn`: the role ARN from the events' `userIdentity.sessionContext`.
+    """
+    ctx = LocateContext(client_for, settings)
+    found = Candidates()
+    regions = _regions(ctx, incident)
+    key = incident.access_key_id
+    agents: list[UserAgent] = []
+    unresolved = 0 if incident.sources else 1
+    ip_sources = 0
+    nat_vpcs: set[str] = set()
+
+    for source in incident.sources:
+        agent = parse_user_agent(source.user_agent)
+        if agent is not None:
+            agents.append(agent)
+        kind = source_ip_kind(source.ip)
+        if kind not in ("ipv4", "ipv6"):
+            unresolved += 1
+            ctx.note(f"source {source.ip or '(missing)'}", "not an IP address: the IP locator does not apply")
+            continue
+        assert source.ip is not None
+        ip_sources += 1
+        hit = locate_by_ip(ctx, found, source.ip, regions, incident_key=key, last_seen=incident.last_seen)
+        for workload_id in hit.workload_ids:
+            apply_user_agent(found, workload_id, [agent] if agent else [])
+        nat_vpcs.update(hit.vpc_ids)
+        if not hit.resolved:
+            unresolved += 1
+    direct = {w.id for w in found.all()}
+
+    if unresolved == 0:
+        ctx.note("account-wide scans", "skipped: every source IP led directly to a workload")
+        return LocateResult(found.ranked(), ctx.findings)
+
+    temporary = key_kind(key) == "temporary"
+    for region in regions:
+        if not temporary:
+            locate_static_key_users(ctx, found, region, incident_key=key)
+        if secret_arns:
+            locate_secret_consumers(
+                ctx, found, region, incident_key=key, secret_arns=secret_arns, rotated_at=rotated_at
+            )
+    if temporary:
+        if session_issuer_arn:
+            locate_role_users(ctx, found, regions, incident_key=key, session_issuer_arn=session_issuer_arn)
+        else:
+            ctx.note(
+                "temporary credentials",
+                "the incident names no session issuer role: its users were not searched",
+            )
+    if not any(w.type != "vpc" for w in found.all()):
+        for agent in agents:
+            locate_by_lambda_runtime(ctx, found, regions, agent)
+    for workload in found.all():
+        if workload.id not in direct:
+            apply_user_agent(found, workload.id, agents)
+    if nat_vpcs and not direct - {w.id for w in found.all() if w.type == "vpc"}:
+        apply_vpc_narrowing(ctx, found, nat_vpcs)
+    return LocateResult(found.ranked(), ctx.findings)

@@ -1,0 +1,256 @@
+"""The action registry: every remediation credfix can take, registered under its name.
+
+Each action says which resource kind it changes and which IAM permissions it needs (the
+same `(action, resource kind)` pairs its adapter calls declare with `@needs("act", ...)`;
+a unit test checks that the two agree), which resources' tags can opt it out, what must
+hold before it runs, and how it runs. Actions only call adapters, never boto3.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from credfix.adapters.aws import ClientFactory
+from credfix.adapters.ec2_actions import Ec2Actions
+from credfix.adapters.ecs_actions import EcsActions
+from credfix.adapters.lambda_actions import LambdaActions
+from credfix.adapters.secrets_actions import SecretsActions
+from credfix.adapters.ssm_actions import SsmActions
+from credfix.config import Settings
+from credfix.core.remediate.model import PlannedAction
+
+SECRET_ROTATION_INTERVAL = timedelta(hours=24)  # "do not rotate keys repeatedly"
+
+
+@dataclass(frozen=True)
+class TagSource:
+    """A resource whose tags may opt the action out. `required`: if its tags cannot be read
+    the action does not run (an optional source is e.g. a task that may already be gone)."""
+
+    label: str
+    read: Callable[[], dict[str, str]]
+    required: bool = True
+
+
+class RemediationAction(ABC):
+    name: ClassVar[str]
+    resource_kind: ClassVar[str]  # what it changes, as named in the act policy
+    permissions: ClassVar[tuple[tuple[str, str], ...]]  # (IAM action, resource kind), reads included
+    min_cooldown_seconds: ClassVar[int] = 0  # a floor under Settings.target_cooldown_seconds
+
+    def __init__(self, planned: PlannedAction, client_for: ClientFactory, settings: Settings) -> None:
+        self.planned = planned
+        self.client_for = client_for
+        self.settings = settings
+
+    def client(self, service: str) -> Any:
+        return self.client_for(service, self.planned.region)
+
+    def cooldown_seconds(self) -> int:
+        return max(self.settings.target_cooldown_seconds, self.min_cooldown_seconds)
+
+    @abstractmethod
+    def tag_sources(self) -> list[TagSource]: ...
+
+    def precondition(self, now: datetime) -> str | None:
+        """Why the action must not run now (checked in observe mode too), or None."""
+        return None
+
+    @abstractmethod
+    def execute(self, incident_id: str, now: datetime) -> str:
+        """Do it; return a short human note of what happened. Raise on failure."""
+
+
+REGISTRY: dict[str, type[RemediationAction]] = {}
+
+
+def register(cls: type[RemediationAction]) -> type[RemediationAction]:
+    if cls.name in REGISTRY:
+        raise ValueError(f"action {cls.name} registered twice")
+    if not cls.permissions:
+        raise ValueError(f"action {cls.name} declares no permission")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _arn_parts(arn: str) -> list[str]:
+    return arn.split(":", 5) if arn.startswith("arn:") else []
+
+
+def ecs_cluster_of(arn: str) -> str | None:
+    """Cluster name from a long-format service or task ARN (…:service/CLUSTER/NAME)."""
+    parts = _arn_parts(arn)
+    if len(parts) == 6 and parts[2] == "ecs":
+        path = parts[5].split("/")
+        if len(path) == 3 and path[0] in ("service", "task"):
+            return path[1]
+    return None
+
+
+def _ecs_tag_sources(ecs: EcsActions, planned: PlannedAction) -> list[TagSource]:
+    sources = [TagSource(f"ECS resource {planned.target}", lambda: ecs.tags(planned.target))]
+    cluster = planned.cluster
+    if cluster and cluster.startswith("arn:"):
+        sources.append(TagSource(f"ECS cluster {cluster}", lambda: ecs.tags(cluster)))
+    task = planned.workload.id if planned.workload and planned.workload.type == "ecs-task" else None
+    if task and task != planned.target and task.startswith("arn:"):
+        # The located task itself: it may have stopped and aged out since, so not required.
+        sources.append(TagSource(f"ECS task {task}", lambda: ecs.tags(task), required=False))
+    return sources
+
+
+@register
+class EcsForceNewDeployment(RemediationAction):
+    name = "ecs-force-new-deployment"
+    resource_kind = "ecs-services"
+    permissions = (("ecs:UpdateService", "ecs-services"), ("ecs:ListTagsForResource", "ecs-resources"))
+
+    def tag_sources(self) -> list[TagSource]:
+        return _ecs_tag_sources(EcsActions(self.client("ecs")), self.planned)
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        cluster = self.planned.cluster or ecs_cluster_of(self.planned.target) or "default"
+        deployment = EcsActions(self.client("ecs")).force_new_deployment(cluster, self.planned.target)
+        return f"new deployment {deployment} replaces the service's tasks"
+
+
+@register
+class EcsStopTask(RemediationAction):
+    name = "ecs-stop-task"
+    resource_kind = "ecs-tasks"
+    permissions = (("ecs:StopTask", "ecs-tasks"), ("ecs:ListTagsForResource", "ecs-resources"))
+
+    def tag_sources(self) -> list[TagSource]:
+        return _ecs_tag_sources(EcsActions(self.client("ecs")), self.planned)
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        cluster = self.planned.cluster or ecs_cluster_of(self.planned.target) or "default"
+        EcsActions(self.client("ecs")).stop_task(
+            cluster, self.planned.target, f"credfix {incident_id}: stale credentials"
+        )
+        return "standalone task stopped; whatever schedules it starts a fresh one"
+
+
+@register
+class LambdaRefresh(RemediationAction):
+    name = "lambda-refresh"
+    resource_kind = "lambda-functions"
+    permissions = (
+        ("lambda:GetFunctionConfiguration", "lambda-functions"),
+        ("lambda:UpdateFunctionConfiguration", "lambda-functions"),
+        ("lambda:ListTags", "lambda-functions"),
+    )
+
+    def tag_sources(self) -> list[TagSource]:
+        actions = LambdaActions(self.client("lambda"))
+        return [
+            TagSource(f"Lambda function {self.planned.target}", lambda: actions.tags(self.planned.target))
+        ]
+
+    def precondition(self, now: datetime) -> str | None:
+        if not self.planned.target.startswith("arn:"):
+            return "the function's ARN is needed to read its opt-out tags"
+        return None
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        revision = LambdaActions(self.client("lambda")).refresh(self.planned.target, now)
+        applied = (
+            f"configuration re-applied (revision {revision})" if revision else "configuration re-applied"
+        )
+        return f"{applied}: new execution environments on next invoke"
+
+
+@register
+class Ec2RecycleInstance(RemediationAction):
+    name = "ec2-recycle-instance"
+    resource_kind = "autoscaling-groups"
+    permissions = (
+        ("autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling-groups"),
+        ("ec2:DescribeTags", "*"),
+        ("autoscaling:DescribeTags", "*"),
+    )
+
+    def _ec2(self) -> Ec2Actions:
+        return Ec2Actions(self.client("ec2"), self.client("autoscaling"))
+
+    def tag_sources(self) -> list[TagSource]:
+        ec2 = self._ec2()
+        sources = [
+            TagSource(f"instance {self.planned.target}", lambda: ec2.instance_tags(self.planned.target))
+        ]
+        group = self.planned.group
+        if group:
+            sources.append(TagSource(f"Auto Scaling group {group}", lambda: ec2.group_tags(group)))
+        return sources
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        activity = self._ec2().recycle(self.planned.target)
+        return f"terminated without lowering desired capacity (activity {activity}); the group replaces it"
+
+
+@register
+class Ec2SsmCommand(RemediationAction):
+    name = "ec2-ssm-command"
+    resource_kind = "ec2-instances"
+    permissions = (
+        ("ssm:SendCommand", "ec2-instances"),
+        ("ssm:SendCommand", "ssm-shell-document"),
+        ("ec2:DescribeTags", "*"),
+    )
+
+    def tag_sources(self) -> list[TagSource]:
+        ec2 = Ec2Actions(self.client("ec2"), self.client("autoscaling"))
+        return [TagSource(f"instance {self.planned.target}", lambda: ec2.instance_tags(self.planned.target))]
+
+    def precondition(self, now: datetime) -> str | None:
+        if not self.settings.ssm_command:
+            return "no command configured (CREDFIX_SSM_COMMAND): notify only"
+        return None
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        command_id = SsmActions(self.client("ssm")).run_shell(
+            self.planned.target, self.settings.ssm_command, f"credfix {incident_id}"
+        )
+        return f"configured command sent (SSM command {command_id})"
+
+
+@register
+class SecretRotate(RemediationAction):
+    name = "secret-rotate"
+    resource_kind = "watched-secrets"
+    permissions = (
+        ("secretsmanager:DescribeSecret", "watched-secrets"),
+        ("secretsmanager:RotateSecret", "watched-secrets"),
+        ("lambda:InvokeFunction", "secret-rotation-functions"),
+    )
+    min_cooldown_seconds = int(SECRET_ROTATION_INTERVAL.total_seconds())
+
+    def _secrets(self) -> SecretsActions:
+        return SecretsActions(self.client("secretsmanager"))
+
+    def tag_sources(self) -> list[TagSource]:
+        secrets = self._secrets()
+        return [
+            TagSource(f"secret {self.planned.target}", lambda: secrets.describe(self.planned.target).tags)
+        ]
+
+    def precondition(self, now: datetime) -> str | None:
+        info = self._secrets().describe(self.planned.target)
+        if not info.rotation_enabled:
+            return "the secret has no rotation configured; credfix never configures one: notify only"
+        if info.rotation_in_progress:
+            return "a rotation of this secret is already in progress"
+        last = info.last_rotated
+        if last is not None:
+            last = last if last.tzinfo else last.replace(tzinfo=UTC)
+            if now - last < SECRET_ROTATION_INTERVAL:
+                return f"rotated at {last:%Y-%m-%dT%H:%M:%SZ}, less than 24 h ago: at most one rotation a day"
+        return None
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        version = self._secrets().rotate(self.planned.target, f"{incident_id}/{self.planned.target}")
+        return f"rotation started (new version {version}); consumers are restarted after it"

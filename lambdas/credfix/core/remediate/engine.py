@@ -1,0 +1,136 @@
+"""remediate(): the act step. Plans, applies every guardrail in order, executes what is
+left (in enforce mode only) and returns one Action per decision, each with its reason.
+
+Order per action: opt-out tags -> preconditions -> mode (observe / kill switch / breaker)
+-> claim the target (idempotency + cooldown) -> hourly cap -> execute -> settle.
+The claim comes before any change, so a redelivered message or a second worker that
+loses the claim never acts twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from credfix.adapters.aws import ClientFactory
+from credfix.config import Settings
+from credfix.core.remediate.actions import REGISTRY, RemediationAction
+from credfix.core.remediate.guardrails import (
+    BREAKER_WINDOW_SECONDS,
+    OptOutUnknown,
+    breaker_reason,
+    effective_mode,
+    error_text,
+    lost_claim_reason,
+    opt_out_check,
+)
+from credfix.core.remediate.model import (
+    NOTIFY,
+    GuardrailStore,
+    KillSwitchReader,
+    PlannedAction,
+)
+from credfix.core.remediate.planner import plan
+from credfix.models.incident import Action, ActionStatus, Incident
+
+
+def _action(p: PlannedAction, status: ActionStatus, reason: str, at: datetime) -> Action:
+    return Action(type=p.type, target=p.target, status=status, reason=reason, at=at)
+
+
+def _because(p: PlannedAction, why: str) -> str:
+    return f"{p.reason}; {why}" if p.reason else why
+
+
+def remediate(
+    incident: Incident,
+    client_for: ClientFactory,
+    settings: Settings,
+    store: GuardrailStore,
+    *,
+    kill_switch: KillSwitchReader | None = None,
+    now: datetime | None = None,
+) -> list[Action]:
+    # Whole seconds: the guardrail store keeps timestamps to the second, and a redelivery must
+    # reproduce the recorded action exactly.
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    mode = effective_mode(settings, store, kill_switch, now)
+    done: dict[str, ActionStatus] = {}  # target -> status, for actions that wait on another
+    results: list[Action] = []
+    for p in plan(incident, settings):
+        result = _decide(p, incident, client_for, settings, store, mode.enforce, mode.why, done, now)
+        if result.status == "failed" and mode.enforce:
+            # A failure may open the breaker for the rest of this run too.
+            failures = store.breaker_failures(now, BREAKER_WINDOW_SECONDS)
+            if failures >= settings.breaker_failures:
+                mode = type(mode)(False, breaker_reason(failures))
+        done[p.target] = result.status
+        results.append(result)
+    return results
+
+
+def _decide(
+    p: PlannedAction,
+    incident: Incident,
+    client_for: ClientFactory,
+    settings: Settings,
+    store: GuardrailStore,
+    enforce: bool,
+    mode_why: str,
+    done: dict[str, ActionStatus],
+    now: datetime,
+) -> Action:
+    if p.skip is not None or p.type == NOTIFY:
+        return _action(p, "skipped", p.skip or p.reason, now)
+    action: RemediationAction = REGISTRY[p.type](p, client_for, settings)
+
+    try:
+        opted_out = opt_out_check(action)
+        blocked = opted_out or action.precondition(now)
+    except (OptOutUnknown, ClientError, BotoCoreError) as exc:
+        # Reads failed: nothing was changed, so this is a skip, not a failed action.
+        return _action(p, "skipped", _because(p, f"not acted on: {error_text(exc)}"), now)
+    if blocked:
+        return _action(p, "skipped", blocked, now)
+
+    waiting = [t for t in p.after if done.get(t) != "executed"]
+    if waiting and any(done.get(t) != "planned" for t in waiting):
+        return _action(
+            p,
+            "skipped",
+            f"waits for {', '.join(waiting)} to be refreshed first: a restart now reloads it",
+            now,
+        )
+    if not enforce or waiting:
+        return _action(p, "planned", _because(p, mode_why), now)
+
+    cooldown = action.cooldown_seconds()
+    claim = store.claim(p.target, incident.incident_id, p.type, now, cooldown)
+    if not claim.won:
+        holder = claim.holder
+        assert holder is not None
+        if holder.incident_id == incident.incident_id and holder.outcome in ("executed", "failed"):
+            # A redelivery: repeat the holder's own record, so the stored entry is not changed.
+            return Action(
+                type=p.type, target=p.target, status=holder.outcome, reason=holder.detail, at=holder.at
+            )
+        return _action(p, "skipped", lost_claim_reason(holder, incident.incident_id, cooldown), now)
+
+    if not store.take_rate_slot(now, settings.max_actions_per_hour):
+        store.release(p.target, incident.incident_id)
+        return _action(
+            p, "skipped", f"global cap reached: {settings.max_actions_per_hour} actions per hour", now
+        )
+
+    try:
+        detail = action.execute(incident.incident_id, now)
+    except Exception as exc:  # any failure is recorded and counted; the message is not lost
+        reason = _because(p, f"failed: {error_text(exc)}")
+        store.settle(p.target, incident.incident_id, "failed", reason, now)
+        store.record_failure(now)
+        return _action(p, "failed", reason, now)
+    reason = _because(p, detail)
+    store.settle(p.target, incident.incident_id, "executed", reason, now)
+    store.record_success(now)
+    return _action(p, "executed", reason, now)

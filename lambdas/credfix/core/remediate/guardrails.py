@@ -1,0 +1,107 @@
+"""Guardrails (DESIGN.md §4), all on by default: observe mode, the kill switch, opt-out
+tags, a cooldown per target, a cap per hour, a circuit breaker, and the claim that makes
+every action happen once across retries, redeliveries and concurrent workers.
+
+The state lives behind `GuardrailStore` (incidents table or memory); this module decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from credfix.config import Settings
+from credfix.core.remediate.actions import RemediationAction
+from credfix.core.remediate.model import (
+    OPT_OUT_TAG,
+    OPT_OUT_VALUE,
+    ClaimHolder,
+    GuardrailStore,
+    KillSwitchReader,
+)
+
+BREAKER_WINDOW_SECONDS = 3600  # failures older than this no longer hold the breaker open
+
+
+@dataclass(frozen=True)
+class Mode:
+    enforce: bool
+    why: str  # for the reasons recorded on planned actions
+
+
+def effective_mode(
+    settings: Settings, store: GuardrailStore, kill_switch: KillSwitchReader | None, now: datetime
+) -> Mode:
+    """enforce only if configured, the kill switch is off and the breaker is closed."""
+    if settings.mode != "enforce":
+        return Mode(False, "observe mode: nothing is changed (CREDFIX_MODE=enforce to act)")
+    if kill_switch is not None:
+        engaged, why = kill_switch.engaged()
+        if engaged:
+            return Mode(False, f"{why}: forced to observe, nothing is changed")
+    failures = store.breaker_failures(now, BREAKER_WINDOW_SECONDS)
+    if failures >= settings.breaker_failures:
+        return Mode(False, breaker_reason(failures))
+    return Mode(True, "enforce mode")
+
+
+BREAKER_OPEN = "circuit breaker open"  # the start of every reason the breaker gives (metrics key on it)
+
+
+def breaker_reason(failures: int) -> str:
+    return (
+        f"{BREAKER_OPEN} after {failures} recent action failures: enforcement paused, observe only "
+        f"(closes {BREAKER_WINDOW_SECONDS // 60} min after the last failure, or after a success)"
+    )
+
+
+def is_opt_out(tags: dict[str, str]) -> bool:
+    return tags.get(OPT_OUT_TAG, "").strip().lower() == OPT_OUT_VALUE
+
+
+def error_text(exc: BaseException) -> str:
+    """AWS error code and message, never request parameters (they may hold secret values)."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def opt_out_check(action: RemediationAction) -> str | None:
+    """Why the action is opted out (or cannot be shown not to be), else None.
+
+    A required resource whose tags cannot be read blocks the action: an opt-out that
+    cannot be checked is treated as present."""
+    for source in action.tag_sources():
+        try:
+            tags = source.read()
+        except (ClientError, BotoCoreError) as exc:
+            if not source.required:
+                continue
+            raise OptOutUnknown(f"could not read the tags of {source.label} ({error_text(exc)})") from exc
+        if is_opt_out(tags):
+            return f"opted out: tag {OPT_OUT_TAG}={OPT_OUT_VALUE} on {source.label}"
+    return None
+
+
+class OptOutUnknown(RuntimeError):
+    pass
+
+
+def lost_claim_reason(holder: ClaimHolder, incident_id: str, cooldown_seconds: int) -> str:
+    at = holder.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if holder.outcome == "blocked":
+        return (
+            f"target blocked since incident {holder.incident_id}: it kept failing after credfix acted "
+            f"({holder.detail or 'escalated'}); a person must clear the block"
+        )
+    if holder.incident_id == incident_id:
+        if holder.outcome == "claimed":
+            return f"already being handled for this incident by another worker (claimed {at})"
+        return f"already handled by this incident at {at} ({holder.outcome})"
+    return (
+        f"already handled by incident {holder.incident_id} ({holder.action}, {holder.outcome}) at {at}; "
+        f"one action per target every {cooldown_seconds} s"
+    )

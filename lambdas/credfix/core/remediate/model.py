@@ -1,0 +1,114 @@
+"""The plan's vocabulary: what the planner decides (pure data) and what the act step
+needs from its collaborators (Protocols, implemented in credfix.adapters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from credfix.models.incident import Incident, Workload
+
+OPT_OUT_TAG = "credfix:remediate"
+OPT_OUT_VALUE = "false"
+NOTIFY = "notify"  # not an action: the plan's entry for "tell a person, change nothing"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One decision of the planner.
+
+    `type` is a registered action name (or NOTIFY); `skip` set means the planner already
+    decided not to act and says why. `after` names targets of earlier planned actions that
+    must have been executed first (a consumer restart waits for its secret's rotation).
+    """
+
+    type: str
+    target: str
+    reason: str
+    workload: Workload | None = None
+    region: str | None = None
+    cluster: str | None = None  # ECS cluster of a service/task
+    group: str | None = None  # Auto Scaling group of an instance
+    skip: str | None = None
+    after: tuple[str, ...] = ()
+
+    @property
+    def actionable(self) -> bool:
+        return self.skip is None and self.type != NOTIFY
+
+
+ClaimOutcome = Literal["claimed", "executed", "failed", "blocked"]
+
+
+@dataclass(frozen=True)
+class ClaimHolder:
+    """Who holds a target: the incident and action that claimed it, when, and how it ended."""
+
+    incident_id: str
+    action: str
+    at: datetime
+    outcome: ClaimOutcome
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    won: bool
+    holder: ClaimHolder | None = None  # set when the claim was lost
+
+
+class GuardrailStore(Protocol):
+    """Rate, idempotency and breaker state shared by every act worker (the incidents table in
+    AWS; memory for a one-off CLI run)."""
+
+    def claim(
+        self, target: str, incident_id: str, action: str, now: datetime, cooldown_seconds: int
+    ) -> ClaimResult:
+        """Take the target unless another incident acted on it inside the cooldown, or this
+        incident already claimed it (at any time): the idempotency point."""
+        ...
+
+    def settle(
+        self,
+        target: str,
+        incident_id: str,
+        outcome: Literal["executed", "failed"],
+        detail: str,
+        now: datetime,
+    ) -> None: ...
+
+    def release(self, target: str, incident_id: str) -> None:
+        """Give back a claim that was not used (e.g. the hourly cap was reached)."""
+        ...
+
+    def take_rate_slot(self, now: datetime, cap: int) -> bool:
+        """Count one action in the current clock hour if fewer than `cap` were taken."""
+        ...
+
+    def breaker_failures(self, now: datetime, window_seconds: int) -> int:
+        """Failures counted since the last success, or 0 if the last failure is older than the window."""
+        ...
+
+    def record_failure(self, now: datetime) -> None: ...
+
+    def record_success(self, now: datetime) -> None: ...
+
+
+class KillSwitchReader(Protocol):
+    def engaged(self) -> tuple[bool, str]: ...
+
+
+class Alerter(Protocol):
+    def incident_remediated(self, incident: Incident) -> object: ...
+
+
+class VerifyScheduler(Protocol):
+    def schedule(self, incident: Incident, action_at: datetime) -> None: ...
+
+
+class NullAlerter:
+    """Used until the SNS alerter is configured: remediation must not depend on alerting."""
+
+    def incident_remediated(self, incident: Incident) -> object:
+        return None

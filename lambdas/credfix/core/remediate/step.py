@@ -1,0 +1,96 @@
+"""The act step for one queued incident: read it, remediate, record every decision, then
+alert and schedule verification once (a redelivery finds them done and does not repeat)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from credfix.adapters.aws import ClientFactory
+from credfix.config import Settings
+from credfix.core.remediate.engine import remediate
+from credfix.core.remediate.model import Alerter, GuardrailStore, KillSwitchReader, VerifyScheduler
+from credfix.keys import find_key_ids, redact
+from credfix.models.incident import Action, Incident, TimelineEntry
+
+
+class IncidentReader(Protocol):
+    def get(self, access_key_id: str) -> Incident | None: ...
+
+
+class RecordedIncident(Protocol):
+    @property
+    def incident(self) -> Incident: ...
+    @property
+    def followed_up(self) -> bool: ...
+
+
+class Recorder(Protocol):
+    def record(
+        self, access_key_id: str, incident_id: str, actions: list[Action], timeline: list[TimelineEntry]
+    ) -> RecordedIncident: ...
+
+    def mark_followed_up(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActOutcome:
+    incident_id: str
+    actions: list[Action]
+    followed_up_now: bool  # alert + verify sent by this delivery
+    note: str = ""
+
+
+def _redacted(text: str) -> str:
+    for key_id in find_key_ids(text):
+        text = text.replace(key_id, redact(key_id))
+    return text
+
+
+def timeline_for(actions: list[Action], now: datetime) -> list[TimelineEntry]:
+    """Human text: key IDs in it are redacted (the document's fields keep the full ID)."""
+    return [
+        TimelineEntry(
+            at=a.at or now,
+            what=_redacted(
+                f"act: {a.status} {a.type} on {a.target}" + (f" ({a.reason})" if a.reason else "")
+            ),
+        )
+        for a in actions
+    ]
+
+
+def action_time(actions: list[Action], now: datetime) -> datetime:
+    """When verification counts from: the last executed action, else the decision itself."""
+    executed = [a.at for a in actions if a.status == "executed" and a.at is not None]
+    return max(executed) if executed else now
+
+
+def act_on_incident(
+    access_key_id: str,
+    incident_id: str,
+    *,
+    incidents: IncidentReader,
+    recorder: Recorder,
+    client_for: ClientFactory,
+    settings: Settings,
+    store: GuardrailStore,
+    kill_switch: KillSwitchReader | None,
+    alerter: Alerter,
+    verify: VerifyScheduler,
+    now: datetime | None = None,
+) -> ActOutcome:
+    now = now or datetime.now(UTC)
+    incident = incidents.get(access_key_id)
+    if incident is None or incident.incident_id != incident_id:
+        # The key's incident was re-opened since this message was sent: nothing to act on.
+        return ActOutcome(incident_id, [], False, f"incident for {redact(access_key_id)} superseded or gone")
+    actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
+    recorded = recorder.record(access_key_id, incident_id, actions, timeline_for(actions, now))
+    if recorded.followed_up:
+        return ActOutcome(incident_id, actions, False, "alert and verification already sent")
+    alerter.incident_remediated(recorded.incident)
+    verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
+    recorder.mark_followed_up(access_key_id, incident_id, now)
+    return ActOutcome(incident_id, actions, True)

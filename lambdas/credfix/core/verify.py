@@ -1,0 +1,244 @@
+"""Verification: did the fix hold?
+
+A delayed message wakes this step a drain period after an action. CloudTrail delivers
+records minutes late, so arrival time proves nothing; the failures' own event times do.
+Ingest keeps the event time of the key's newest failure (`last_seen`, a true maximum:
+a late batch never moves it back) and, per source, the newest failure of that source.
+
+- No failure of the key after the action (plus an optional grace period for old tasks that
+  drain during a rolling restart) ⇒ `verified`: the incident is resolved and closed.
+- Failures after it ⇒ `escalated`: a high-severity alert, and enforcement stops for the
+  acted-on targets (a `blocked` marker the remediation guardrails read).
+
+The whole key is judged, not only the remediated workload's old source IPs: a restarted
+ECS task comes back with a new IP, so "no failures from the old IPs" would call a failed
+restart a success. Per-source times are used to say *who* still fails, and to spare a
+target when every late failure comes from a different, located workload.
+
+Observe mode works the same way with `action_at` = the time of diagnosis: if the
+failures stopped by themselves the incident is resolved ("failures stopped without an
+action").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from credfix.core.alerts.sanitise import sanitise
+from credfix.keys import is_access_key_id
+from credfix.models.incident import Incident, Severity
+
+Outcome = Literal["verified", "escalated", "duplicate", "skipped"]
+MAX_GRACE = timedelta(hours=1)
+
+
+class VerifyRequest(BaseModel):
+    """The delayed SQS message the act step sends after acting (or after diagnosing, in observe mode)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["verify"]
+    access_key_id: str
+    incident_id: str = Field(min_length=1, max_length=200)
+    action_at: AwareDatetime
+    # Failures this long after the action are still tolerated (e.g. an ECS rolling restart
+    # keeps the old tasks until the new ones are healthy). Must stay below the drain period
+    # minus CloudTrail's delivery lag, or late failures are never seen.
+    grace_seconds: int = Field(0, ge=0, le=int(MAX_GRACE.total_seconds()))
+
+    @field_validator("access_key_id")
+    @classmethod
+    def _key_shape(cls, value: str) -> str:
+        if not is_access_key_id(value):
+            raise ValueError("access_key_id does not have the shape of an access key ID")
+        return value
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    ip: str | None
+    user_agent: str | None
+    count: int
+    last_seen: datetime | None = None  # event time of this source's newest failure, if ingest kept it
+
+
+@dataclass(frozen=True)
+class StoredIncident:
+    incident: Incident
+    sources: list[SourceActivity] = field(default_factory=list)
+    decided: dict[str, Any] | None = None  # the verification attribute, once written
+    alerted: bool = False  # the verification alert of this incident has gone out
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Literal["verified", "escalated"]
+    failures_after_action: int  # distinct sources seen failing after the action (>= 1 when escalated)
+    detail: str
+    block_targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    outcome: Outcome
+    incident_id: str
+    detail: str
+    blocked_targets: tuple[str, ...] = ()
+    alerted: bool = False
+
+
+class Store(Protocol):
+    def load(self, access_key_id: str) -> StoredIncident | None: ...
+    def record_outcome(
+        self, access_key_id: str, incident_id: str, status: str, closed_at: datetime | None, verification: str
+    ) -> bool: ...
+    def block_target(
+        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime
+    ) -> None: ...
+    def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
+
+
+class Alerter(Protocol):
+    def incident_resolved(self, incident: Incident) -> str: ...
+    def incident_escalated(self, incident: Incident) -> str: ...
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ips_in(texts: list[str], ips: set[str]) -> set[str]:
+    """Which of `ips` a workload's evidence names (triage cites the source IP it matched)."""
+    joined = "\n".join(texts)
+    return {ip for ip in ips if re.search(rf"(?<![\w.:]){re.escape(ip)}(?![\w:]|\.\d)", joined)}
+
+
+def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timedelta(0)) -> Decision:
+    """Pure: compare the failures' event times with the action time."""
+    incident = stored.incident
+    cutoff = action_at + grace
+    executed = [a for a in incident.actions if a.status == "executed"]
+    targets = tuple(dict.fromkeys(a.target for a in executed))
+    newest = incident.last_seen
+    after = f"after {_iso(cutoff)}" + (f" (action at {_iso(action_at)} + {grace} grace)" if grace else "")
+    if newest <= cutoff:
+        if not executed:
+            detail = f"failures stopped without an action: newest failure {_iso(newest)} (event time)"
+        else:
+            detail = f"no failure of the key {after}; newest failure {_iso(newest)} (event time)"
+        return Decision("verified", 0, detail)
+
+    late = [s for s in stored.sources if s.last_seen is not None and s.last_seen > cutoff]
+    late_ips = {s.ip for s in late if s.ip}
+    all_ips = {s.ip for s in stored.sources if s.ip}
+    targeted = [w for w in incident.workloads if w.id in targets or (w.parent and w.parent in targets)]
+    others = [w for w in incident.workloads if w not in targeted]
+    workload_ips = _ips_in([e for w in targeted for e in w.evidence], all_ips)
+    other_ips = _ips_in([e for w in others for e in w.evidence], all_ips) - workload_ips
+    who = ", ".join(sorted(late_ips)) or "sources not recorded per source"
+    count = max(1, len(late))
+    if not executed:
+        detail = f"failures continue {after} (newest {_iso(newest)}, from {who}) and credfix changed nothing"
+        return Decision("escalated", count, sanitise(detail, 400))
+    if late and late_ips and late_ips <= other_ips and len(late_ips) == len(late):
+        detail = (
+            f"the remediated workload is quiet, but failures continue {after} from other located "
+            f"workload(s) at {who} (newest {_iso(newest)})"
+        )
+        return Decision("escalated", count, sanitise(detail, 400))
+    mine = sorted(late_ips & workload_ips)
+    origin = (
+        f"from the remediated workload's source(s) {', '.join(mine)}"
+        if mine
+        else f"from {who} (possibly the restarted workload under a new IP)"
+    )
+    detail = f"failures continue {after} {origin}; newest {_iso(newest)} (event time)"
+    return Decision("escalated", count, sanitise(detail, 400), targets)
+
+
+def _escalated_severity(current: Severity | None) -> Severity:
+    return "critical" if current == "critical" else "high"
+
+
+def verification_attribute(incident: Incident, decision: Decision, action_at: datetime, now: datetime) -> str:
+    """The `verification` attribute (JSON): Incident fields this stage contributes."""
+    what = f"Verification: {decision.outcome}: {decision.detail}"
+    doc: dict[str, Any] = {
+        "verification": {
+            "outcome": decision.outcome,
+            "checked_at": _iso(now),
+            "action_at": _iso(action_at),
+            "failures_after_action": decision.failures_after_action,
+            "detail": decision.detail,
+        },
+        "timeline": [{"at": _iso(now), "what": what}],
+    }
+    if decision.outcome == "escalated":
+        doc["severity"] = _escalated_severity(incident.severity)
+        doc["blocked_targets"] = list(decision.block_targets)
+    return json.dumps(doc)
+
+
+def _finish(
+    stored: StoredIncident, store: Store, alerter: Alerter, now: datetime, *, redelivered: bool
+) -> VerifyResult:
+    """Send the alert for an outcome already written (once: redelivery only re-sends an
+    alert that has not gone out)."""
+    incident = stored.incident
+    decided = stored.decided or {}
+    blocked = tuple(str(t) for t in decided.get("blocked_targets", []))
+    detail = str(decided.get("verification", {}).get("detail", ""))
+    if stored.alerted:
+        return VerifyResult("duplicate", incident.incident_id, "already verified and alerted", blocked)
+    if incident.status == "escalated":
+        for target in blocked:  # idempotent: a crash between writes left no gap
+            store.block_target(target, incident.incident_id, incident.access_key_id, detail, now)
+        alerter.incident_escalated(incident)
+        outcome: Outcome = "escalated"
+    else:
+        alerter.incident_resolved(incident)
+        outcome = "verified"
+    store.mark_alerted(incident.access_key_id, incident.incident_id, now)
+    note = "alert re-sent after an interrupted run" if redelivered else detail
+    return VerifyResult(outcome, incident.incident_id, note, blocked, alerted=True)
+
+
+def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime) -> VerifyResult:
+    now = now.astimezone(UTC).replace(microsecond=0)
+    stored = store.load(request.access_key_id)
+    if stored is None:
+        return VerifyResult("skipped", request.incident_id, "no incident for this key")
+    incident = stored.incident
+    if incident.incident_id != request.incident_id:
+        return VerifyResult("skipped", request.incident_id, f"superseded by incident {incident.incident_id}")
+    if incident.status in ("resolved", "escalated") and stored.decided is not None:
+        return _finish(stored, store, alerter, now, redelivered=True)
+    if incident.status != "acted":
+        return VerifyResult(
+            "skipped", incident.incident_id, f"incident is {incident.status}, not awaiting verification"
+        )
+
+    decision = decide(stored, request.action_at, timedelta(seconds=request.grace_seconds))
+    # Stop enforcement before recording the outcome: if the run dies in between, a
+    # redelivery finds the incident still "acted" and decides again.
+    for target in decision.block_targets:
+        store.block_target(target, incident.incident_id, incident.access_key_id, decision.detail, now)
+    status = "resolved" if decision.outcome == "verified" else "escalated"
+    written = store.record_outcome(
+        incident.access_key_id,
+        incident.incident_id,
+        status,
+        now if status == "resolved" else None,
+        verification_attribute(incident, decision, request.action_at, now),
+    )
+    fresh = store.load(request.access_key_id)
+    if fresh is None or fresh.incident.incident_id != incident.incident_id or fresh.decided is None:
+        return VerifyResult("skipped", incident.incident_id, "incident changed while verifying")
+    # Lost the race to another worker: finish whatever it decided (its alert, once).
+    return _finish(fresh, store, alerter, now, redelivered=not written)

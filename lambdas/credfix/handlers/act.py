@@ -1,0 +1,98 @@
+"""act Lambda: act queue ({"type": "incident-triaged", ...}) -> guardrailed remediation,
+recorded on the incident, then alert + delayed verification. The only role that may change
+anything (thin handler: parse, call the core step, report partial batch failures)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from credfix.adapters.aws import client
+from credfix.adapters.guardrail_store import DynamoGuardrailStore
+from credfix.adapters.incidents import IncidentStore
+from credfix.adapters.remediation_store import IncidentSuperseded, RemediationStore
+from credfix.adapters.sns_alerts import SnsAlerter
+from credfix.adapters.ssm_actions import KillSwitch
+from credfix.adapters.verify_scheduler import SqsVerifyScheduler
+from credfix.config import Settings, settings
+from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
+from credfix.core.remediate.guardrails import BREAKER_OPEN
+from credfix.keys import redact
+from credfix.metrics import count_by
+
+logger = Logger(service="credfix-act")
+metrics = Metrics(namespace="credfix", service="act")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class IncidentTriaged(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["incident-triaged"]
+    access_key_id: str
+    incident_id: str
+
+
+def build_alerter(cfg: Settings) -> Alerter:
+    """The SNS alerter when a topic is configured; else a no-op (local runs without a topic)."""
+    return SnsAlerter(client("sns"), cfg.topic_arn) if cfg.topic_arn else NullAlerter()
+
+
+_cfg = settings()
+_incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
+_recorder = RemediationStore(client("dynamodb"), _cfg.table_name)
+_guardrails = DynamoGuardrailStore(client("dynamodb"), _cfg.table_name)
+_kill_switch = KillSwitch(client("ssm"), _cfg.kill_switch_parameter) if _cfg.kill_switch_parameter else None
+_verify = SqsVerifyScheduler(client("sqs"), _cfg.verify_queue_url, _cfg.drain_seconds)
+alerter = build_alerter(_cfg)
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = IncidentTriaged.model_validate_json(record.body)
+    try:
+        outcome = act_on_incident(
+            message.access_key_id,
+            message.incident_id,
+            incidents=_incidents,
+            recorder=_recorder,
+            client_for=client,
+            settings=_cfg,
+            store=_guardrails,
+            kill_switch=_kill_switch,
+            alerter=alerter,
+            verify=_verify,
+        )
+    except IncidentSuperseded as exc:
+        # Re-opened while we worked: the claims still stop a repeat; a retry cannot record it either.
+        logger.error("incident superseded before its actions were recorded", extra={"error": str(exc)})
+        return
+    for action in outcome.actions:
+        metrics.add_metric(f"Actions{action.status.title()}", MetricUnit.Count, 1)
+        count_by("Actions", service="act", dimension="status", value=action.status)
+        if action.status == "planned" and BREAKER_OPEN in action.reason:
+            metrics.add_metric("BreakerOpen", MetricUnit.Count, 1)
+    logger.info(
+        "incident acted on",
+        extra={
+            "incident_id": outcome.incident_id,
+            "access_key": redact(message.access_key_id),
+            "actions": [f"{a.status} {a.type}" for a in outcome.actions],
+            "followed_up": outcome.followed_up_now,
+            "note": outcome.note,
+        },
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,72 @@
+"""triage Lambda: work queue ("incident-opened") -> verdict on the incident -> act queue
+(thin handler; per-record failures go back to SQS and, after maxReceiveCount, to the DLQ)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from credfix.adapters.aws import client
+from credfix.adapters.incidents import IncidentStore
+from credfix.adapters.triage_store import ActQueue, TriageStore
+from credfix.config import settings
+from credfix.core.triage import take_opened_incident
+from credfix.keys import redact
+from credfix.metrics import count_by
+
+logger = Logger(service="credfix-triage")
+metrics = Metrics(namespace="credfix", service="triage")
+processor = BatchProcessor(event_type=EventType.SQS)
+_cfg = settings()
+_incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
+_writer = TriageStore(client("dynamodb"), _cfg.table_name)
+_act = ActQueue(client("sqs"), _cfg.act_queue_url)
+
+
+class IncidentOpened(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["incident-opened"]
+    access_key_id: str
+    incident_id: str
+
+
+def record_handler(record: SQSRecord) -> str:
+    message = IncidentOpened.model_validate_json(record.body)
+    taken = take_opened_incident(
+        message.access_key_id,
+        message.incident_id,
+        incidents=_incidents,
+        writer=_writer,
+        act=_act,
+        client_for=client,
+        settings=_cfg,
+    )
+    metrics.add_metric(f"Incidents_{taken.outcome}", MetricUnit.Count, 1)
+    if taken.verdict:  # one line per verdict on the dashboard
+        count_by("IncidentsTriaged", service="triage", dimension="verdict", value=taken.verdict)
+    logger.info(
+        "incident taken",
+        extra={
+            "access_key": redact(message.access_key_id),
+            "incident_id": message.incident_id,
+            "outcome": taken.outcome,
+            "verdict": taken.verdict,
+        },
+    )
+    return taken.outcome
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

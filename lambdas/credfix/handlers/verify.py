@@ -1,0 +1,63 @@
+"""verify Lambda: delayed "verify" messages -> verified (resolved) or escalated (thin handler)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from credfix.adapters.aws import client
+from credfix.adapters.sns_alerts import SnsAlerter
+from credfix.adapters.verification_store import VerificationStore
+from credfix.config import settings
+from credfix.core.verify import VerifyRequest, verify
+from credfix.keys import redact
+
+# Metric per outcome, no outcome dimension (namespace credfix, service=verify).
+METRIC_OF_OUTCOME = {"verified": "VerificationVerified", "escalated": "VerificationEscalated"}
+
+logger = Logger(service="credfix-verify")
+metrics = Metrics(namespace="credfix", service="verify")
+_cfg = settings()
+_store = VerificationStore(client("dynamodb"), _cfg.table_name)
+_alerter = SnsAlerter(client("sns"), _cfg.topic_arn)
+
+
+class VerifyRecord(SqsRecordModel):
+    body: Json[VerifyRequest]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=VerifyRecord)
+
+
+def record_handler(record: VerifyRecord) -> str:
+    request = record.body
+    result = verify(request, _store, _alerter, datetime.now(UTC))
+    if result.alerted:
+        metrics.add_metric(METRIC_OF_OUTCOME[result.outcome], MetricUnit.Count, 1)
+    logger.info(
+        "verification",
+        extra={
+            "outcome": result.outcome,
+            "incident_id": result.incident_id,
+            "key": redact(request.access_key_id),
+            "detail": result.detail,
+            "blocked_targets": list(result.blocked_targets),
+        },
+    )
+    return result.outcome
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
