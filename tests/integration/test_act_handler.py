@@ -134,6 +134,7 @@ def test_act_redeploys_records_and_schedules_verification(act: tuple[ModuleType,
         "access_key_id": KEY,
         "incident_id": incident_id,
         "action_at": record["actions"][0]["at"].replace("+00:00", "Z"),
+        "grace_seconds": 300,  # an ECS restart: old tasks keep serving until the new ones are up
     }
 
 

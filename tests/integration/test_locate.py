@@ -13,9 +13,9 @@ from credfix.core.locate.arns import references_secret, role_identity
 from credfix.core.locate.source_ip import lambda_name_from_description
 from credfix.keys import redact
 from credfix.models.incident import Workload
-from harness.moto import ACCOUNT, LocalAws
 from harness import account as build
 from harness.account import FARGATE_UA, KEY, LAMBDA_UA, OTHER_KEY, RUNNER_UA, SECRET_ARN
+from harness.moto import ACCOUNT, LocalAws
 
 pytestmark = pytest.mark.integration
 SETTINGS = Settings()

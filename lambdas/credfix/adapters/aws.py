@@ -71,6 +71,31 @@ class MemberAccounts:
         return boto3.session.Session(botocore_session=core)
 
 
+class AccountRouter:
+    """Organisation mode: the clients for the account an incident happened in.
+
+    A key's failures are recorded in the account the calls were made to (the incident's
+    recipient account); when that is a member account, triage and act work there through
+    the member role. Without a role name (single-account deployments) every incident is
+    handled with the home clients."""
+
+    def __init__(self, home: ClientFactory, role_name: str, members: MemberAccounts | None = None) -> None:
+        self._home = home
+        self._role_name = role_name
+        self._members = members or (MemberAccounts(role_name, sts_client=home("sts")) if role_name else None)
+        self._own: str | None = None
+
+    def own_account(self) -> str:
+        if self._own is None:
+            self._own = str(self._home("sts").get_caller_identity()["Account"])
+        return self._own
+
+    def for_accounts(self, accounts: list[str]) -> ClientFactory:
+        if self._members is None or not accounts or accounts[0] == self.own_account():
+            return self._home
+        return self._members.factory(accounts[0])
+
+
 # The calls MemberAccounts makes, declared for the roles that use it in organisation mode.
 declare("triage", "sts:AssumeRole", on="member-roles")
 declare("act", "sts:AssumeRole", on="member-roles")

@@ -693,8 +693,11 @@ def take_opened_incident(
     settings: Settings,
     locate: Locate = default_locate,
     now: datetime | None = None,
+    route: Callable[[list[str]], ClientFactory] | None = None,
 ) -> Taken:
     """Triage an opened incident once and hand it to the act queue at least once.
+
+    `route` (organisation mode) picks the clients of the incident's account.
 
     The verdict is written only while the item holds this incident, still open; the act
     message is sent after that write and then marked on the item. A crash between write and
@@ -709,6 +712,8 @@ def take_opened_incident(
         return Taken("stale-message")
     state: HandOffState | None = None
     if incident.status == "open":
+        if route is not None:
+            client_for = route(incident.accounts)
         result = triage(incident, client_for, settings, locate=locate, now=now)
         state = writer.record(
             access_key_id,

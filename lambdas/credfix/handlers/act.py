@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from credfix.adapters.aws import client
+from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.guardrail_store import DynamoGuardrailStore
 from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.remediation_store import IncidentSuperseded, RemediationStore
@@ -46,6 +46,7 @@ def build_alerter(cfg: Settings) -> Alerter:
 
 
 _cfg = settings()
+_accounts = AccountRouter(client, _cfg.member_act_role_name)  # organisation mode: member accounts
 _incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
 _recorder = RemediationStore(client("dynamodb"), _cfg.table_name)
 _guardrails = DynamoGuardrailStore(client("dynamodb"), _cfg.table_name)
@@ -64,6 +65,7 @@ def record_handler(record: SQSRecord) -> None:
             recorder=_recorder,
             client_for=client,
             settings=_cfg,
+            route=_accounts.for_accounts if _cfg.member_act_role_name else None,
             store=_guardrails,
             kill_switch=_kill_switch,
             alerter=alerter,

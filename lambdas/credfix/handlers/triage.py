@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from credfix.adapters.aws import client
+from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.triage_store import ActQueue, TriageStore
 from credfix.config import settings
@@ -24,6 +24,7 @@ logger = Logger(service="credfix-triage")
 metrics = Metrics(namespace="credfix", service="triage")
 processor = BatchProcessor(event_type=EventType.SQS)
 _cfg = settings()
+_accounts = AccountRouter(client, _cfg.member_read_role_name)  # organisation mode: member accounts
 _incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
 _writer = TriageStore(client("dynamodb"), _cfg.table_name)
 _act = ActQueue(client("sqs"), _cfg.act_queue_url)
@@ -47,6 +48,7 @@ def record_handler(record: SQSRecord) -> str:
         act=_act,
         client_for=client,
         settings=_cfg,
+        route=_accounts.for_accounts if _cfg.member_read_role_name else None,
     )
     metrics.add_metric(f"Incidents_{taken.outcome}", MetricUnit.Count, 1)
     if taken.verdict:  # one line per verdict on the dashboard

@@ -3,6 +3,7 @@ alert and schedule verification once (a redelivery finds them done and does not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -80,12 +81,16 @@ def act_on_incident(
     alerter: Alerter,
     verify: VerifyScheduler,
     now: datetime | None = None,
+    route: Callable[[list[str]], ClientFactory] | None = None,
 ) -> ActOutcome:
+    """`route` (organisation mode) picks the clients of the incident's account."""
     now = now or datetime.now(UTC)
     incident = incidents.get(access_key_id)
     if incident is None or incident.incident_id != incident_id:
         # The key's incident was re-opened since this message was sent: nothing to act on.
         return ActOutcome(incident_id, [], False, f"incident for {redact(access_key_id)} superseded or gone")
+    if route is not None:
+        client_for = route(incident.accounts)
     actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
     recorded = recorder.record(access_key_id, incident_id, actions, timeline_for(actions, now))
     if recorded.followed_up:
