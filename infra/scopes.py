@@ -28,6 +28,14 @@ def workload_scopes(config: CredfixConfig) -> dict[str, list[Scope]]:
         )
     return {
         "watched-secrets": watched,
+        "secrets-manager-keys": [
+            Scope(
+                [arn("kms", "key/*")],
+                {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+                why="Watched secrets may use a customer-managed KMS key; decryption is allowed only "
+                "through Secrets Manager (kms:ViaService), for keys of this account.",
+            )
+        ],
         "iam-users": [
             Scope(
                 [arn("iam", "user/*", region="")],
