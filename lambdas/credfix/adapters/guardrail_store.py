@@ -20,16 +20,9 @@ from botocore.exceptions import ClientError
 
 from credfix.core.remediate.model import ClaimHolder, ClaimOutcome, ClaimResult
 from credfix.permissions import needs
+from credfix.timefmt import iso_z, parse_iso_z
 
 KEEP = timedelta(days=7)  # how long guardrail items outlive their window
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _hour(now: datetime) -> str:
@@ -45,7 +38,7 @@ def _holder(item: dict[str, Any]) -> ClaimHolder:
     return ClaimHolder(
         incident_id=item["incident_id"]["S"],
         action=item.get("action", {}).get("S", ""),
-        at=_parse(item["last_action_at"]["S"]),
+        at=parse_iso_z(item["last_action_at"]["S"]),
         outcome="blocked" if blocked else item.get("outcome", {}).get("S", "claimed"),
         detail=item.get("blocked_reason", {}).get("S", "")
         if blocked
@@ -74,7 +67,7 @@ class DynamoGuardrailStore:
                     "pk": {"S": f"target#{target}"},
                     "incident_id": {"S": incident_id},
                     "action": {"S": action},
-                    "last_action_at": {"S": _iso(now)},
+                    "last_action_at": {"S": iso_z(now)},
                     "outcome": {"S": "claimed"},
                     "expires_at": self._expires(now, cooldown_seconds),
                 },
@@ -85,7 +78,7 @@ class DynamoGuardrailStore:
                     "AND attribute_not_exists(blocked))"
                 ),
                 ExpressionAttributeValues={
-                    ":cutoff": {"S": _iso(now - timedelta(seconds=cooldown_seconds))},
+                    ":cutoff": {"S": iso_z(now - timedelta(seconds=cooldown_seconds))},
                     ":me": {"S": incident_id},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -120,7 +113,7 @@ class DynamoGuardrailStore:
             ExpressionAttributeValues={
                 ":o": {"S": outcome},
                 ":d": {"S": detail[:1000]},
-                ":now": {"S": _iso(now)},
+                ":now": {"S": iso_z(now)},
                 ":me": {"S": incident_id},
             },
         )
@@ -167,7 +160,7 @@ class DynamoGuardrailStore:
         ).get("Item")
         if not item or "last_failure_at" not in item:
             return 0
-        if _parse(item["last_failure_at"]["S"]) < now - timedelta(seconds=window_seconds):
+        if parse_iso_z(item["last_failure_at"]["S"]) < now - timedelta(seconds=window_seconds):
             return 0
         return int(item.get("failures", {}).get("N", "0"))
 
@@ -179,7 +172,7 @@ class DynamoGuardrailStore:
             UpdateExpression="ADD failures :one SET last_failure_at = :now, expires_at = :exp",
             ExpressionAttributeValues={
                 ":one": {"N": "1"},
-                ":now": {"S": _iso(now)},
+                ":now": {"S": iso_z(now)},
                 ":exp": self._expires(now),
             },
         )
@@ -192,7 +185,7 @@ class DynamoGuardrailStore:
             UpdateExpression="SET failures = :zero, last_success_at = :now, expires_at = :exp",
             ExpressionAttributeValues={
                 ":zero": {"N": "0"},
-                ":now": {"S": _iso(now)},
+                ":now": {"S": iso_z(now)},
                 ":exp": self._expires(now),
             },
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from credfix.core.aggregate import KeyDelta
 from credfix.models.incident import Incident, Source
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 TOKEN_SLOTS = 64  # remembered batches per key; a redelivery lands in the slot it wrote
 MAX_SOURCES = 20  # distinct (IP, user agent) pairs kept per incident; the rest are counted
@@ -45,10 +46,6 @@ class RecordResult:
 
 def key_pk(access_key_id: str) -> str:
     return f"key#{access_key_id}"
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +88,7 @@ class IncidentStore:
         raise RuntimeError("incident write kept losing races; the batch will be retried")
 
     def _reopenable(self, item: dict[str, Any], now: datetime) -> bool:
-        return item.get("status") == "resolved" and str(item.get("closed_at", "")) <= _iso(
+        return item.get("status") == "resolved" and str(item.get("closed_at", "")) <= iso_z(
             now - self._reopen_after
         )
 
@@ -108,18 +105,18 @@ class IncidentStore:
             ":key": delta.access_key_id,
             ":open": "open",
             ":resolved": "resolved",
-            ":cutoff": _iso(now - self._reopen_after),
+            ":cutoff": iso_z(now - self._reopen_after),
             ":n": delta.count,
-            ":first": _iso(delta.first_seen),
-            ":last": _iso(delta.last_seen),
-            ":now": _iso(now),
+            ":first": iso_z(delta.first_seen),
+            ":last": iso_z(delta.last_seen),
+            ":now": iso_z(now),
             ":codes": sorted(delta.error_codes),
             ":regions": sorted(delta.regions),
             ":evsrc": sorted(delta.event_sources),
             ":accounts": sorted(delta.accounts),
             ":info": {h: {"ip": s.ip, "ua": s.user_agent} for h, s in kept},
             ":counts": {h: s.count for h, s in kept},
-            ":lastseen": {h: _iso(s.last_seen) for h, s in kept if s.last_seen},
+            ":lastseen": {h: iso_z(s.last_seen) for h, s in kept if s.last_seen},
             ":dropped": dropped,
             ":tokens": {slot: token},
             ":token": token,
@@ -166,10 +163,10 @@ class IncidentStore:
         names: dict[str, str] = {"#status": "status", "#slot": slot}
         values: dict[str, Any] = {
             ":n": delta.count,
-            ":last": _iso(delta.last_seen),
+            ":last": iso_z(delta.last_seen),
             ":token": token,
             ":resolved": "resolved",
-            ":cutoff": _iso(now - self._reopen_after),
+            ":cutoff": iso_z(now - self._reopen_after),
             ":zero": 0,
             ":expires": int((now + RETENTION).timestamp()),
         }
@@ -185,7 +182,7 @@ class IncidentStore:
             sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
             sets.append(f"source_counts.#h{i} = if_not_exists(source_counts.#h{i}, :zero) + :c{i}")
             if src.last_seen:  # verify compares these event times with the action time
-                values[f":l{i}"] = _iso(src.last_seen)
+                values[f":l{i}"] = iso_z(src.last_seen)
                 sets.append(f"source_last_seen.#h{i} = :l{i}")
         adds = [
             "event_count :n",
@@ -233,10 +230,10 @@ class IncidentStore:
         """
         assert delta.first_seen and delta.last_seen
         old_last = str(old.get("last_seen", ""))
-        if old_last > _iso(delta.last_seen):
+        if old_last > iso_z(delta.last_seen):
             self._set_if(delta.access_key_id, "last_seen", old_last, "<")
-        if str(old.get("first_seen", "~")) > _iso(delta.first_seen):
-            self._set_if(delta.access_key_id, "first_seen", _iso(delta.first_seen), ">")
+        if str(old.get("first_seen", "~")) > iso_z(delta.first_seen):
+            self._set_if(delta.access_key_id, "first_seen", iso_z(delta.first_seen), ">")
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def _set_if(self, access_key_id: str, attr: str, value: str, op: Literal["<", ">"]) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 REFRESH_MARKER = "CREDFIX_REFRESHED_AT"
 
@@ -39,7 +40,7 @@ class LambdaActions:
             code = environment["Error"].get("ErrorCode", "unknown error")
             raise EnvironmentUnreadable(f"environment variables unreadable ({code}); not overwriting them")
         variables = dict(environment.get("Variables") or {})
-        variables[REFRESH_MARKER] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        variables[REFRESH_MARKER] = iso_z(now)
         guard = {"RevisionId": config["RevisionId"]} if config.get("RevisionId") else {}
         resp = self._lambda.update_function_configuration(
             FunctionName=function, Environment={"Variables": variables}, **guard

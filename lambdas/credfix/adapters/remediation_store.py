@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from credfix.adapters.incidents import from_item, key_pk, to_incident
 from credfix.models.incident import Action, Incident, TimelineEntry
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 TERMINAL = ("executed", "failed")
 ADVANCES_TO_ACTED = ("open", "triaged", "acted")  # resolved/escalated are later stages: kept
@@ -127,6 +128,6 @@ class RemediationStore:
             ConditionExpression="incident_id = :id",
             ExpressionAttributeValues={
                 ":id": {"S": incident_id},
-                ":now": {"S": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                ":now": {"S": iso_z(now)},
             },
         )

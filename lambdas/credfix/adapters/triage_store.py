@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from credfix.adapters.incidents import from_item, key_pk
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,6 @@ class HandOffState:
     incident_id: str
     status: str
     act_queued_for: str | None  # the incident id whose "triaged" message was sent
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _state(item: dict[str, Any]) -> HandOffState | None:
@@ -72,7 +69,7 @@ class TriageStore:
                     ":verdict": {"S": verdict},
                     ":severity": {"S": severity},
                     ":triage": {"S": json.dumps(stage, separators=(",", ":"))},
-                    ":now": {"S": _iso(now)},
+                    ":now": {"S": iso_z(now)},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -102,7 +99,7 @@ class TriageStore:
                 Key={"pk": {"S": key_pk(access_key_id)}},
                 UpdateExpression="SET act_queued_for = :id, act_queued_at = :now",
                 ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": _iso(now)}},
+                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
             )
         except ClientError as exc:  # re-opened meanwhile: the mark belongs to an incident that is gone
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -25,14 +25,11 @@ from botocore.exceptions import ClientError
 from credfix.adapters.incidents import from_item, key_pk, to_incident
 from credfix.core.verify import SourceActivity, StoredIncident
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 
 def target_pk(target: str) -> str:
     return f"target#{target}"
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -103,7 +100,7 @@ class VerificationStore:
         }
         if closed_at is not None:
             sets.append("closed_at = :closed")
-            values[":closed"] = {"S": _iso(closed_at)}
+            values[":closed"] = {"S": iso_z(closed_at)}
         try:
             self._ddb.update_item(
                 TableName=self._table,
@@ -140,7 +137,7 @@ class VerificationStore:
             ),
             ExpressionAttributeValues={
                 ":true": {"BOOL": True},
-                ":now": {"S": _iso(now)},
+                ":now": {"S": iso_z(now)},
                 ":why": {"S": reason[:1000] or "escalated by verification"},
                 ":id": {"S": incident_id},
                 ":key": {"S": access_key_id},
@@ -156,7 +153,7 @@ class VerificationStore:
                 Key={"pk": {"S": key_pk(access_key_id)}},
                 UpdateExpression="SET verification_alerted = :id, verification_alerted_at = :now",
                 ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": _iso(now)}},
+                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
             )
         except ClientError as exc:
             # The key re-opened as a new incident meanwhile: nothing of this one to mark.

@@ -4,11 +4,12 @@ looks at the failures after the restarted workloads had time to drain (DESIGN.md
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from credfix.models.incident import Incident
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 # ECS keeps the old tasks serving until their replacements are healthy (minutes), so failures
@@ -30,7 +31,7 @@ class SqsVerifyScheduler:
             "type": "verify",
             "access_key_id": incident.access_key_id,
             "incident_id": incident.incident_id,
-            "action_at": action_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "action_at": iso_z(action_at),
         }
         if any(a.status == "executed" and a.type.startswith("ecs-") for a in incident.actions):
             body["grace_seconds"] = ECS_ROLLOUT_GRACE_SECONDS

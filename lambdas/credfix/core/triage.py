@@ -36,6 +36,7 @@ from credfix.models.incident import (
     Verdict,
     Workload,
 )
+from credfix.timefmt import iso_z
 
 SEVERITY: dict[Verdict, Severity] = {
     "foreign-account": "high",  # a workload is pointed at the wrong account or partition
@@ -100,7 +101,7 @@ AddEvidence = Callable[[str, str], None]
 
 
 def _when(ts: datetime | None) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "unknown time"
+    return iso_z(ts) if ts else "unknown time"
 
 
 def _key_state(facts: KeyFacts | None, looked_up: bool) -> str:

@@ -33,6 +33,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from credfix.core.alerts.sanitise import sanitise
 from credfix.keys import is_access_key_id
 from credfix.models.incident import Incident, Severity
+from credfix.timefmt import iso_z
 
 Outcome = Literal["verified", "escalated", "duplicate", "skipped"]
 MAX_GRACE = timedelta(hours=1)
@@ -109,10 +110,6 @@ class Alerter(Protocol):
     def incident_escalated(self, incident: Incident) -> str: ...
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _ips_in(texts: list[str], ips: set[str]) -> set[str]:
     """Which of `ips` a workload's evidence names (triage cites the source IP it matched)."""
     joined = "\n".join(texts)
@@ -126,12 +123,12 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
     executed = [a for a in incident.actions if a.status == "executed"]
     targets = tuple(dict.fromkeys(a.target for a in executed))
     newest = incident.last_seen
-    after = f"after {_iso(cutoff)}" + (f" (action at {_iso(action_at)} + {grace} grace)" if grace else "")
+    after = f"after {iso_z(cutoff)}" + (f" (action at {iso_z(action_at)} + {grace} grace)" if grace else "")
     if newest <= cutoff:
         if not executed:
-            detail = f"failures stopped without an action: newest failure {_iso(newest)} (event time)"
+            detail = f"failures stopped without an action: newest failure {iso_z(newest)} (event time)"
         else:
-            detail = f"no failure of the key {after}; newest failure {_iso(newest)} (event time)"
+            detail = f"no failure of the key {after}; newest failure {iso_z(newest)} (event time)"
         return Decision("verified", 0, detail)
 
     late = [s for s in stored.sources if s.last_seen is not None and s.last_seen > cutoff]
@@ -144,12 +141,12 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
     who = ", ".join(sorted(late_ips)) or "sources not recorded per source"
     count = max(1, len(late))
     if not executed:
-        detail = f"failures continue {after} (newest {_iso(newest)}, from {who}) and credfix changed nothing"
+        detail = f"failures continue {after} (newest {iso_z(newest)}, from {who}) and credfix changed nothing"
         return Decision("escalated", count, sanitise(detail, 400))
     if late and late_ips and late_ips <= other_ips and len(late_ips) == len(late):
         detail = (
             f"the remediated workload is quiet, but failures continue {after} from other located "
-            f"workload(s) at {who} (newest {_iso(newest)})"
+            f"workload(s) at {who} (newest {iso_z(newest)})"
         )
         return Decision("escalated", count, sanitise(detail, 400))
     mine = sorted(late_ips & workload_ips)
@@ -158,7 +155,7 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
         if mine
         else f"from {who} (possibly the restarted workload under a new IP)"
     )
-    detail = f"failures continue {after} {origin}; newest {_iso(newest)} (event time)"
+    detail = f"failures continue {after} {origin}; newest {iso_z(newest)} (event time)"
     return Decision("escalated", count, sanitise(detail, 400), targets)
 
 
@@ -172,12 +169,12 @@ def verification_attribute(incident: Incident, decision: Decision, action_at: da
     doc: dict[str, Any] = {
         "verification": {
             "outcome": decision.outcome,
-            "checked_at": _iso(now),
-            "action_at": _iso(action_at),
+            "checked_at": iso_z(now),
+            "action_at": iso_z(action_at),
             "failures_after_action": decision.failures_after_action,
             "detail": decision.detail,
         },
-        "timeline": [{"at": _iso(now), "what": what}],
+        "timeline": [{"at": iso_z(now), "what": what}],
     }
     if decision.outcome == "escalated":
         doc["severity"] = _escalated_severity(incident.severity)

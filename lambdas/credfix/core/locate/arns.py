@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from credfix.keys import partition_of_region
+from credfix.timefmt import iso_z
 
 
 def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(when)
 
 
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")

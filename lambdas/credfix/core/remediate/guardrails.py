@@ -21,6 +21,7 @@ from credfix.core.remediate.model import (
     GuardrailStore,
     KillSwitchReader,
 )
+from credfix.timefmt import iso_z
 
 BREAKER_WINDOW_SECONDS = 3600  # failures older than this no longer hold the breaker open
 
@@ -91,7 +92,7 @@ class OptOutUnknown(RuntimeError):
 
 
 def lost_claim_reason(holder: ClaimHolder, incident_id: str, cooldown_seconds: int) -> str:
-    at = holder.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = iso_z(holder.at)
     if holder.outcome == "blocked":
         return (
             f"target blocked since incident {holder.incident_id}: it kept failing after credfix acted "
