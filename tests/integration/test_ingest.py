@@ -280,3 +280,30 @@ def test_session_issuer_and_per_source_event_times_are_kept(pipeline: LocalPipel
     assert [(s.ip, s.count, s.last_seen) for s in incident.sources] == [
         ("10.0.1.25", 3, t0 + timedelta(minutes=2))
     ]
+
+
+def test_many_batches_and_many_sources_keep_counting_with_a_source_cap(pipeline: LocalPipeline) -> None:
+    """Regression (found by the storm benchmark): from the third batch on, the source count
+    was double-counted, hit the cap, and every later write failed validation. Now 30 batches
+    of one source, then 25 new sources, all count; sources stop at the cap and the rest are
+    counted as dropped."""
+    from credfix.adapters.incidents import MAX_SOURCES
+
+    store, queues, now = _store(pipeline), _queues(pipeline), datetime.now(UTC)
+    for n in range(30):
+        report = ingest_batch(
+            _batch([cloudtrail_event(KEY, source_ip="10.0.0.1")] * 2, f"same{n}"), store, queues, now
+        )
+        assert not report.failed_message_ids, report.errors
+    for n in range(25):
+        report = ingest_batch(
+            _batch([cloudtrail_event(KEY, source_ip=f"10.1.0.{n}")], f"new{n}"), store, queues, now
+        )
+        assert not report.failed_message_ids, report.errors
+    item = incident_item(pipeline)
+    assert item["event_count"] == 30 * 2 + 25
+    assert len(item["source_info"]) == MAX_SOURCES
+    assert sum(item["source_counts"].values()) + item["sources_dropped"] == 30 * 2 + 25
+    assert (
+        item["source_counts"][next(h for h, v in item["source_info"].items() if v["ip"] == "10.0.0.1")] == 60
+    )

@@ -62,7 +62,9 @@ class IncidentStore:
         self._table = table_name
         self._reopen_after = reopen_after
         # Keys this process has seen open: their next batch tries the cheap update first.
-        self._known_open: dict[str, int] = {}  # access key id -> distinct sources stored
+        # Keys this process has seen open, with the source hashes stored for each: their next
+        # batch tries the cheap counting write first, and new sources stop at MAX_SOURCES.
+        self._known_open: dict[str, set[str]] = {}
 
     @needs("ingest", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult:
@@ -79,7 +81,7 @@ class IncidentStore:
                     raise
                 old = from_item(exc.response.get("Item") or {})
                 if old and old.get("batch_tokens", {}).get(slot) == token:
-                    self._known_open[delta.access_key_id] = len(old.get("source_info", {}))
+                    self._known_open[delta.access_key_id] = set(old.get("source_info", {}))
                     announce = old.get("status") == "open" and old.get("opened_by") == token
                     return RecordResult("duplicate", str(old["incident_id"]), announce)
                 try_open = not old or self._reopenable(old, now)
@@ -154,12 +156,14 @@ class IncidentStore:
             archived = dict(old)
             archived["pk"] = {"S": f"incident#{from_item(old)['incident_id']}"}
             self._ddb.put_item(TableName=self._table, Item=archived)
-        self._known_open[delta.access_key_id] = len(kept)
+        self._known_open[delta.access_key_id] = {h for h, _ in kept}
         return "opened", incident_id
 
     def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str]:
         assert delta.first_seen and delta.last_seen
-        stored = self._known_open.get(delta.access_key_id, 0)
+        known = self._known_open.get(delta.access_key_id, set())
+        room = MAX_SOURCES - len(known)
+        written: set[str] = set()
         names: dict[str, str] = {"#status": "status", "#slot": slot}
         values: dict[str, Any] = {
             ":n": delta.count,
@@ -167,15 +171,18 @@ class IncidentStore:
             ":token": token,
             ":resolved": "resolved",
             ":cutoff": iso_z(now - self._reopen_after),
-            ":zero": 0,
             ":expires": int((now + RETENTION).timestamp()),
         }
         sets = ["last_seen = :last", "batch_tokens.#slot = :token", "expires_at = :expires"]
         dropped = delta.sources_dropped
         for i, (h, src) in enumerate(delta.sources.items()):
-            if stored + i >= MAX_SOURCES:
-                dropped += src.count
-                continue
+            if h not in known:
+                if room <= 0:  # a new source beyond the cap: counted, not listed
+                    dropped += src.count
+                    continue
+                room -= 1
+            written.add(h)
+            values[":zero"] = 0
             names[f"#h{i}"] = h
             values[f":i{i}"] = {"ip": src.ip, "ua": src.user_agent}
             values[f":c{i}"] = src.count
@@ -217,9 +224,7 @@ class IncidentStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         old = from_item(resp["Attributes"])
-        self._known_open[delta.access_key_id] = min(
-            MAX_SOURCES, len(old.get("source_info", {})) + len(delta.sources)
-        )
+        self._known_open[delta.access_key_id] = set(old.get("source_info", {})) | written
         self._repair_window(delta, old)
         return "counted", str(old["incident_id"])
 
