@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup lint test test-fast demo synth clean
+.PHONY: setup lint test test-fast demo synth bench reliability clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "credfix needs Python 3.11+"'
@@ -45,6 +45,19 @@ EXAMPLE_CONTEXT := -c home_region=eu-west-1 -c account=111122223333 -c regions=e
 synth: setup
 	npx cdk synth --no-notices --quiet > /dev/null && ls cdk.out/*.template.json
 	npx cdk synth --no-notices --quiet $(EXAMPLE_CONTEXT) -o cdk.out.example > /dev/null && ls cdk.out.example/*.template.json
+
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+# Benchmarks (ratios against floors and the Cloud Custodian peer, measured in one run):
+# writes bench/results.json and the table in docs/performance.md. Its own venv holds the peer.
+bench: $(STAMP) $(BENCH_STAMP)
+	$(PY) -m bench.run --update-docs
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache

@@ -130,9 +130,11 @@ class HomeStack(Stack):
             self, "Functions", key=self.key, layer_arn=config.powertools_layer_arn
         )
         self.ingest = self._ingest()
-        self.triage = self._step("triage", self.work_queue, memory_size=512)
-        self.act = self._step("act", self.act_queue, memory_size=512, reserved_concurrency=2)
-        self.verify = self._step("verify", self.verify_queue, memory_size=256)
+        # Memory from measured peak RSS (bench/, docs/performance.md): ingest 79 MB, triage 132,
+        # act 109, verify 70; with headroom, and ingest a little more for CPU in storms.
+        self.triage = self._step("triage", self.work_queue, memory_size=256)
+        self.act = self._step("act", self.act_queue, memory_size=256, reserved_concurrency=2)
+        self.verify = self._step("verify", self.verify_queue, memory_size=128)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -203,7 +205,7 @@ class HomeStack(Stack):
             scopes=self.scopes(),
             environment=self.lambda_environment(),
             timeout=INGEST_TIMEOUT,
-            memory_size=512,
+            memory_size=256,
             reserved_concurrency=5,  # a storm needs throughput per batch, not many writers
         )
         fn.add_event_source(

@@ -50,6 +50,6 @@ def load_handler(name: str) -> ModuleType:
     from credfix.config import settings
 
     settings.cache_clear()
-    aws_clients.client.cache_clear()
+    aws_clients.reset_clients()
     module = importlib.import_module(f"credfix.handlers.{name}")
     return importlib.reload(module)

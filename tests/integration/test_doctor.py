@@ -60,9 +60,9 @@ def test_unreachable_aws_exits_1(
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    aws_clients.client.cache_clear()
+    aws_clients.reset_clients()
     try:
         assert main(["doctor"]) == 1
     finally:
-        aws_clients.client.cache_clear()
+        aws_clients.reset_clients()
     assert "cannot read CloudTrail trails" in capsys.readouterr().err

@@ -487,3 +487,24 @@ def test_triage_handler_fails_only_the_bad_record(pipeline: LocalPipeline, act_q
     assert poller.stats.item_failures == 1  # the malformed one comes back (then to the DLQ)
     assert _item(pipeline, key)["verdict"] == "key-deactivated"
     assert len(_act_messages(pipeline, act_queue)) == 1  # the stale message sent nothing
+
+
+def test_wrong_credential_source_from_a_static_key_in_the_task_definition(aws_env: LocalAws) -> None:
+    """The field guide's "one deployment still on static keys", end to end with the real
+    locators: the task definition's plain environment carries a different, Active key, yet
+    the task signs with the deactivated one (found by the benchmark's scenario: the locator
+    used to withhold the other key's ID, so triage could not see it was Active)."""
+    from harness import account as build
+    from harness.records import FARGATE_UA
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="orders")
+    old, new = (iam.create_access_key(UserName="orders")["AccessKey"]["AccessKeyId"] for _ in range(2))
+    iam.update_access_key(UserName="orders", AccessKeyId=old, Status="Inactive")
+    net = build.network()
+    definition = build.task_definition("orders", static_key=new)
+    (task,) = build.ecs_service(net, "prod", "orders", definition)
+    incident = incident_for(cloudtrail_event(old, source_ip=build.private_ip_of(task), user_agent=FARGATE_UA))
+    result = triage(incident, environment_clients(), Settings())
+    assert result.decision.verdict == "wrong-credential-source", evidence_text(result)
+    assert "configured with a different, Active key" in evidence_text(result)

@@ -4,6 +4,7 @@ timeout (standard retry mode with backoff and jitter; bounded connect/read timeo
 from __future__ import annotations
 
 from collections.abc import Callable
+import threading
 from functools import cache
 from typing import Any
 
@@ -23,10 +24,28 @@ RETRIES = Config(
 ClientFactory = Callable[..., Any]
 
 
+_session_lock = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session per process: each new session re-reads botocore's endpoint and partition
+    # data, which measured as most of the act Lambda's cold start (bench/, docs/performance.md).
+    return boto3.session.Session()
+
+
 @cache
 def client(service: str, region: str | None = None) -> Any:
-    """One client per service and region per process (clients are thread-safe; sessions are not)."""
-    return boto3.session.Session().client(service, region_name=region, config=RETRIES)
+    """One client per service and region per process. Clients are thread-safe; creating them
+    from one session is not, hence the lock."""
+    with _session_lock:
+        return _session().client(service, region_name=region, config=RETRIES)
+
+
+def reset_clients() -> None:
+    """Forget the session and clients (tests and the demo change the environment they read)."""
+    client.cache_clear()
+    _session.cache_clear()
 
 
 class MemberAccounts:

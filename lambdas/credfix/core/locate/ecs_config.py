@@ -37,7 +37,9 @@ def configured_credentials(definition: TaskDefinition, incident_key: str) -> lis
             ConfiguredCredential(
                 kind="static-key",
                 ref=redact(static.access_key_id),
-                access_key_id=static.access_key_id if static.access_key_id == incident_key else None,
+                # Key IDs are identifiers, not secrets: triage needs the full ID of a *different*
+                # configured key to look up its status (an Active one means another source wins).
+                access_key_id=static.access_key_id,
             )
         )
     return [c for i, c in enumerate(creds) if c not in creds[:i]]
