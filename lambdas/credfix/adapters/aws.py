@@ -3,8 +3,8 @@ timeout (standard retry mode with backoff and jitter; bounded connect/read timeo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 

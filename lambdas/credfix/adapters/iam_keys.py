@@ -35,6 +35,17 @@ def _known(value: Any) -> str | None:
 class IamKeys:
     def __init__(self, client: Any) -> None:
         self._iam = client
+        self._keys_of: dict[str, list[dict[str, Any]]] = {}  # user -> key metadata, per instance
+
+    def _user_keys(self, user: str) -> list[dict[str, Any]]:
+        """ListAccessKeys once per user (the failing key and its successor usually share one)."""
+        if user not in self._keys_of:
+            self._keys_of[user] = [
+                meta
+                for page in self._iam.get_paginator("list_access_keys").paginate(UserName=user)
+                for meta in page.get("AccessKeyMetadata", [])
+            ]
+        return self._keys_of[user]
 
     @needs("triage", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", on="iam-users")
     @needs("cli", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", on="iam-users")
@@ -52,16 +63,15 @@ class IamKeys:
             raise
         user = str(last.get("UserName", ""))
         used = last.get("AccessKeyLastUsed", {})
-        for page in self._iam.get_paginator("list_access_keys").paginate(UserName=user):
-            for meta in page.get("AccessKeyMetadata", []):
-                if meta["AccessKeyId"] == access_key_id:
-                    return KeyFacts(
-                        access_key_id=access_key_id,
-                        user_name=user,
-                        status="Active" if meta.get("Status") == "Active" else "Inactive",
-                        created_at=meta.get("CreateDate"),
-                        last_used_at=used.get("LastUsedDate"),
-                        last_used_service=_known(used.get("ServiceName")),
-                        last_used_region=_known(used.get("Region")),
-                    )
+        for meta in self._user_keys(user):
+            if meta["AccessKeyId"] == access_key_id:
+                return KeyFacts(
+                    access_key_id=access_key_id,
+                    user_name=user,
+                    status="Active" if meta.get("Status") == "Active" else "Inactive",
+                    created_at=meta.get("CreateDate"),
+                    last_used_at=used.get("LastUsedDate"),
+                    last_used_service=_known(used.get("ServiceName")),
+                    last_used_region=_known(used.get("Region")),
+                )
         return None  # deleted between the two calls
