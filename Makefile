@@ -59,5 +59,10 @@ $(BENCH_STAMP): bench/requirements.txt
 bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m bench.run --update-docs
 
+# Reliability tests (storm, faults, hostile input, timeouts, template security), and the
+# table in docs/reliability.md regenerated from their own measurements.
+reliability: setup
+	$(PY) tests/reliability_report.py
+
 clean:
 	rm -rf $(VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache

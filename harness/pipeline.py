@@ -103,7 +103,7 @@ class SqsPoller:
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
-                VisibilityTimeout=30,
+                VisibilityTimeout=360,  # as the template: 6 x the ingest timeout
             )
             got = resp.get("Messages", [])
             if not got:

@@ -37,6 +37,9 @@ INGEST_BATCH_WINDOW = Duration.seconds(10)
 STEP_TIMEOUT = Duration.seconds(120)  # triage, act, verify: a handful of AWS calls per incident
 MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
 CENTRAL_BUS_NAME = "credfix-central"
+# From measured peak RSS (bench/, docs/performance.md: ingest 79 MB on a storm, triage 132,
+# act 109, verify 70) with headroom; ingest a little more, as Lambda CPU grows with memory.
+MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128}
 
 
 def error_codes(config: CredfixConfig) -> tuple[str, ...]:
@@ -130,11 +133,9 @@ class HomeStack(Stack):
             self, "Functions", key=self.key, layer_arn=config.powertools_layer_arn
         )
         self.ingest = self._ingest()
-        # Memory from measured peak RSS (bench/, docs/performance.md): ingest 79 MB, triage 132,
-        # act 109, verify 70; with headroom, and ingest a little more for CPU in storms.
-        self.triage = self._step("triage", self.work_queue, memory_size=256)
-        self.act = self._step("act", self.act_queue, memory_size=256, reserved_concurrency=2)
-        self.verify = self._step("verify", self.verify_queue, memory_size=128)
+        self.triage = self._step("triage", self.work_queue, memory_size=MEMORY_MB["triage"])
+        self.act = self._step("act", self.act_queue, memory_size=MEMORY_MB["act"], reserved_concurrency=2)
+        self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -205,7 +206,7 @@ class HomeStack(Stack):
             scopes=self.scopes(),
             environment=self.lambda_environment(),
             timeout=INGEST_TIMEOUT,
-            memory_size=256,
+            memory_size=MEMORY_MB["ingest"],
             reserved_concurrency=5,  # a storm needs throughput per batch, not many writers
         )
         fn.add_event_source(

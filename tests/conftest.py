@@ -1,11 +1,14 @@
-"""Shared fixtures: the local AWS (moto server, one per test worker) and the pipeline."""
+"""Shared fixtures: the local AWS (moto server, one per test worker), the pipeline, and the
+synthesized templates of a single-account and an organisation configuration."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -15,6 +18,18 @@ os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
 from harness.moto import LocalAws, local_aws
 from harness.pipeline import LocalPipeline
+from infra.app import build_app
+
+# An example organisation deployment, synthesized once per test session, shared by the infra
+# and reliability tests.
+ORG_CONTEXT: dict[str, object] = {
+    "home_region": "eu-west-1",
+    "account": "111122223333",
+    "regions": "eu-central-1,us-west-2",
+    "org": {"enabled": True, "organization_id": "o-abcd123456"},
+    "alerts": {"emails": ["oncall@example.com"], "sqs": ["arn:aws:sqs:eu-west-1:111122223333:soc-intake"]},
+    "watch_prefixes": "ci/,deploy/",
+}
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +68,21 @@ def load_handler(name: str) -> ModuleType:
     aws_clients.reset_clients()
     module = importlib.import_module(f"credfix.handlers.{name}")
     return importlib.reload(module)
+
+
+def synth(context: dict[str, object] | None, out: str) -> dict[str, dict[str, Any]]:
+    """All templates of the app, by stack name (cdk-nag runs: synth fails on a finding)."""
+    assembly = build_app(context, outdir=out).synth()
+    return {stack.stack_name: stack.template for stack in assembly.stacks}
+
+
+@pytest.fixture(scope="session")
+def single_account_templates() -> Iterator[dict[str, dict[str, Any]]]:
+    with tempfile.TemporaryDirectory() as out:
+        yield synth(None, out)
+
+
+@pytest.fixture(scope="session")
+def org_templates() -> Iterator[dict[str, dict[str, Any]]]:
+    with tempfile.TemporaryDirectory() as out:
+        yield synth(ORG_CONTEXT, out)

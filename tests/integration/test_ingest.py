@@ -171,8 +171,8 @@ def test_redelivered_batch_is_not_counted_twice(pipeline: LocalPipeline) -> None
     assert (first.accepted, first.duplicates) == (30, 0)
     assert (again.accepted, again.duplicates) == (0, 30)
     assert incident_item(pipeline)["event_count"] == 30
-    # The redelivery of the batch that opened the incident announces it again (triage is idempotent).
-    assert len(opened_messages(pipeline)) == 2
+    # The opening batch's send succeeded and was marked: its redelivery does not announce again.
+    assert len(opened_messages(pipeline)) == 1
 
 
 def test_late_batch_moves_first_seen_back_and_keeps_last_seen(pipeline: LocalPipeline) -> None:

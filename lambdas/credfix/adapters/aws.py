@@ -13,10 +13,13 @@ from botocore.config import Config
 
 from credfix.permissions import declare
 
+# Worst case for one call: 4 attempts x (2 s connect + 5 s read) + standard-mode backoff
+# (jittered, capped at 20 s per wait) = about 28 s, so two fully failing calls fit in
+# ingest's 60 s timeout and four in the steps' 120 s (tests/reliability checks this).
 RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=3,
-    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
     tcp_keepalive=True,
 )
 

@@ -23,6 +23,7 @@ from credfix.models.incident import Incident, Source
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
+ANNOUNCE_LEASE = timedelta(seconds=90)  # longer than one send; shorter than SQS's redelivery
 TOKEN_SLOTS = 64  # remembered batches per key; a redelivery lands in the slot it wrote
 MAX_SOURCES = 20  # distinct (IP, user agent) pairs kept per incident; the rest are counted
 RETENTION = timedelta(days=90)
@@ -38,9 +39,9 @@ STAGE_ATTRIBUTES = ("triage", "remediation", "verification")
 class RecordResult:
     outcome: Outcome
     incident_id: str
-    # A redelivery of the batch that opened the incident: the "opened" message may not have
-    # gone out before the failure that caused the redelivery, so it is sent again (triage
-    # ignores an incident it has already taken).
+    # The incident is open but its "opened" message was never confirmed sent (the send failed,
+    # or the Lambda died after the write): whoever counts into it next sends it (again).
+    # Triage ignores an incident it has already taken, so a repeat is harmless.
     announce: bool = False
 
 
@@ -82,8 +83,7 @@ class IncidentStore:
                 old = from_item(exc.response.get("Item") or {})
                 if old and old.get("batch_tokens", {}).get(slot) == token:
                     self._known_open[delta.access_key_id] = set(old.get("source_info", {}))
-                    announce = old.get("status") == "open" and old.get("opened_by") == token
-                    return RecordResult("duplicate", str(old["incident_id"]), announce)
+                    return RecordResult("duplicate", str(old["incident_id"]), _unannounced(old, now))
                 try_open = not old or self._reopenable(old, now)
                 continue
             return RecordResult(*result)
@@ -97,7 +97,7 @@ class IncidentStore:
     def _new_incident_id(self, delta: KeyDelta, now: datetime) -> str:
         return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{delta.access_key_id[-4:]}-{uuid.uuid4().hex[:8]}"
 
-    def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str]:
+    def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
         assert delta.first_seen and delta.last_seen
         incident_id = self._new_incident_id(delta, now)
         kept = list(delta.sources.items())[:MAX_SOURCES]
@@ -121,7 +121,7 @@ class IncidentStore:
             ":lastseen": {h: iso_z(s.last_seen) for h, s in kept if s.last_seen},
             ":dropped": dropped,
             ":tokens": {slot: token},
-            ":token": token,
+            ":false": False,
             ":expires": int((now + RETENTION).timestamp()),
         }
         update = (
@@ -129,11 +129,13 @@ class IncidentStore:
             "first_seen = :first, last_seen = :last, opened_at = :now, error_codes = :codes, "
             "regions = :regions, event_sources = :evsrc, accounts = :accounts, source_info = :info, "
             "source_counts = :counts, source_last_seen = :lastseen, sources_dropped = :dropped, "
-            "batch_tokens = :tokens, expires_at = :expires, opened_by = :token "
+            "batch_tokens = :tokens, expires_at = :expires, announced = :false, announcing_at = :now "
             "REMOVE closed_at, verdict, severity, triage, remediation, verification"
         )
         if delta.session_issuers:
-            update = update.replace("opened_by = :token ", "opened_by = :token, session_issuers = :issuers ")
+            update = update.replace(
+                "announcing_at = :now ", "announcing_at = :now, session_issuers = :issuers "
+            )
             values[":issuers"] = sorted(delta.session_issuers)
         else:
             update = update.replace("REMOVE closed_at,", "REMOVE closed_at, session_issuers,")
@@ -157,9 +159,9 @@ class IncidentStore:
             archived["pk"] = {"S": f"incident#{from_item(old)['incident_id']}"}
             self._ddb.put_item(TableName=self._table, Item=archived)
         self._known_open[delta.access_key_id] = {h for h, _ in kept}
-        return "opened", incident_id
+        return "opened", incident_id, False
 
-    def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str]:
+    def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
         assert delta.first_seen and delta.last_seen
         known = self._known_open.get(delta.access_key_id, set())
         room = MAX_SOURCES - len(known)
@@ -226,7 +228,7 @@ class IncidentStore:
         old = from_item(resp["Attributes"])
         self._known_open[delta.access_key_id] = set(old.get("source_info", {})) | written
         self._repair_window(delta, old)
-        return "counted", str(old["incident_id"])
+        return "counted", str(old["incident_id"]), _unannounced(old, now)
 
     def _repair_window(self, delta: KeyDelta, old: dict[str, Any]) -> None:
         """Out-of-order delivery: a late batch must not move last_seen back or miss first_seen.
@@ -256,6 +258,62 @@ class IncidentStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
+    @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool:
+        """Take the lease to (re-)send an unannounced incident's "opened" message. Conditional,
+        so of two workers that both find it unannounced, one sends."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET announcing_at = :now",
+                ConditionExpression=(
+                    "incident_id = :id AND announced = :false "
+                    "AND (attribute_not_exists(announcing_at) OR announcing_at < :stale)"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"S": iso_z(now)},
+                    ":stale": {"S": iso_z(now - ANNOUNCE_LEASE)},
+                    ":id": {"S": incident_id},
+                    ":false": {"BOOL": False},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    def release_announcement(self, access_key_id: str, incident_id: str) -> None:
+        """The send failed: let the next delivery of these records announce at once."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="REMOVE announcing_at",
+                ConditionExpression="incident_id = :id",
+                ExpressionAttributeValues={":id": {"S": incident_id}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    def mark_announced(self, access_key_id: str, incident_id: str) -> None:
+        """The "opened" message went out: later batches need not send it again."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key_pk(access_key_id)}},
+                UpdateExpression="SET announced = :true REMOVE announcing_at",
+                ConditionExpression="incident_id = :id",
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":id": {"S": incident_id}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # re-opened meanwhile: that incident announces itself
+
     @needs("triage", "dynamodb:GetItem", on="incidents-table")
     def get(self, access_key_id: str) -> Incident | None:
         resp = self._ddb.get_item(
@@ -263,6 +321,12 @@ class IncidentStore:
         )
         item = resp.get("Item")
         return to_incident(from_item(item)) if item else None
+
+
+def _unannounced(old: dict[str, Any], now: datetime) -> bool:
+    """Open, never confirmed announced, and nobody is announcing it right now."""
+    lease_free = str(old.get("announcing_at", "")) < iso_z(now - ANNOUNCE_LEASE)
+    return old.get("status") == "open" and old.get("announced") is False and lease_free
 
 
 def to_incident(item: dict[str, Any]) -> Incident:

@@ -8,6 +8,7 @@ the queue's maxReceiveCount, moved to the DLQ by the redrive policy).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,8 +22,30 @@ from credfix.keys import redact
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_event
 
 
+def describe(exc: Exception) -> str:
+    """An error for the report and the logs: its type and AWS error code only. Messages can
+    quote hostile input or values from the request (AWS echoes them), so they stay out."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return f"{type(exc).__name__}: {code}" if code else type(exc).__name__
+
+
+def _announce(store: Store, notifier: Notifier, key: str, incident_id: str) -> None:
+    """Send the "opened" message; if that fails, free the lease so the retried records'
+    next delivery announces at once, and fail them (re-raise)."""
+    try:
+        notifier.incident_opened(key, incident_id)
+    except Exception:
+        with contextlib.suppress(Exception):
+            store.release_announcement(key, incident_id)
+        raise
+
+
 class Store(Protocol):
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult: ...
+    def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool: ...
+    def release_announcement(self, access_key_id: str, incident_id: str) -> None: ...
+    def mark_announced(self, access_key_id: str, incident_id: str) -> None: ...
 
 
 class Notifier(Protocol):
@@ -77,16 +100,35 @@ def ingest_batch(
                 report.rejected[item.reason] += 1
 
     for key, delta in aggregate(events).items():
+        announce = False
         try:
             result = store.record(delta, now)
-            if result.outcome == "opened" or result.announce:
-                notifier.incident_opened(key, result.incident_id)
+        except Exception as exc:  # any failure: retry this key's records, keep the rest
+            report.failed_message_ids.extend(delta.message_ids)
+            report.errors.append(f"{redact(key)}: {describe(exc)}")
+            continue
+        try:
+            # The opener holds the announcement lease from its write; anyone else finding the
+            # incident unannounced (a lost send) must win the lease first.
+            announce = result.outcome == "opened" or (
+                result.announce and store.claim_announcement(key, result.incident_id, now)
+            )
+            if announce:
+                _announce(store, notifier, key, result.incident_id)
                 if result.outcome == "opened":
                     report.opened.append(result.incident_id)
         except Exception as exc:
-            report.failed_message_ids.extend(delta.message_ids)
-            report.errors.append(f"{redact(key)}: {type(exc).__name__}: {str(exc)[:200]}")
-            continue
+            # Counted, not announced. One record goes back: its redelivery announces the
+            # incident (the lease was freed), at the cost of counting that one record twice;
+            # failing all of them would recount the whole batch's share if SQS regroups them.
+            announce = False
+            report.failed_message_ids.append(delta.message_ids[0])
+            report.errors.append(f"{redact(key)}: counted but not announced: {describe(exc)}")
+        if announce:
+            try:
+                store.mark_announced(key, result.incident_id)
+            except Exception as exc:  # counted and sent; at worst a later batch sends again
+                report.errors.append(f"{redact(key)}: announced mark not saved: {describe(exc)}")
         if result.outcome == "duplicate":
             report.duplicates += delta.count
         else:

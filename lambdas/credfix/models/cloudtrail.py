@@ -10,7 +10,7 @@ credential failure credfix should count.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -102,6 +102,13 @@ class CloudTrailDetail(_Lenient):
         "vpc_endpoint_id",
         mode="before",
     )(lambda v: _clip(v))
+
+    @field_validator("event_time", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """CloudTrail times are UTC; a time without a zone (hand-made or replayed records) is
+        read as UTC, so that all times of a batch stay comparable."""
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class CloudTrailEvent(EventBridgeModel):

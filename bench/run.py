@@ -1,0 +1,217 @@
+"""`python -m bench.run`: every measurement, bench/results.json, and a table on stdout.
+
+Options: --runs N (cold-start runs per variant, default 10, at least 10 for the record),
+--events N (storm size, default 20,000), --only NAME[,NAME] (coldstart, storm, incidents),
+--update-docs (rewrite the results table in docs/performance.md between its markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import coldstart, cost, incidents, storm
+from bench.common import ROOT
+
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+
+def _configured_mb() -> dict[str, int]:
+    """The memory sizes the stack deploys (infra/home_stack.py)."""
+    from infra.home_stack import MEMORY_MB
+
+    return dict(MEMORY_MB)
+
+LAMBDA_MIN_MB = 128
+
+
+def recommended_mb(peak_rss_mb: float) -> int:
+    """Peak RSS plus half again for headroom (bigger batches, larger incidents, the runtime's
+    own ~30 MB outside the handler process), rounded up to 64 MB, never below 128 MB.
+
+    Memory also buys CPU in Lambda (1,769 MB = one vCPU), so this is the floor for memory,
+    not necessarily the cheapest setting for a CPU-bound batch."""
+    return max(LAMBDA_MIN_MB, int(math.ceil(peak_rss_mb * 1.5 / 64) * 64))
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    cs = results.get("coldstart")
+    if cs:
+        for name, h in cs["handlers"].items():
+            rows.append(
+                (
+                    f"cold start {name}",
+                    f"{h['median_ms']} ms (no .pyc: {h['median_ms_without_pyc']} ms)",
+                    f"{h['x_floor_same_clients']}x floor, {h['x_floor_sqs']}x sqs floor, {h['x_peer']}x peer",
+                    _verdict(h["meets_floor_target"] and h["meets_peer_target"]),
+                )
+            )
+        rows.append(
+            (
+                "cold start floor / peer",
+                f"sqs floor {cs['floor_sqs_ms']} ms; c7n {cs['peer_ms']} ms "
+                f"(6 resources: {cs['peer_full_resource_set_ms']} ms)",
+                f"c7n = {cs['peer_x_its_floor']}x its venv's sqs floor ({cs['peer_venv_floor_sqs_ms']} ms)",
+                "",
+            )
+        )
+    st = results.get("storm")
+    if st:
+        rows.append(
+            (
+                "storm: ingest CPU per event",
+                f"{st['handler_cpu_us_per_event']} µs "
+                f"(json.loads floor {st['floor_json_loads_cpu_us_per_event']} µs;"
+                f" moto {st['moto_cpu_us_per_event']} µs)",
+                f"{st['x_floor']}x floor",
+                _verdict(st["meets_target"] and st["batch_item_failures"] == 0),
+            )
+        )
+        rows.append(
+            (
+                "storm: per 1,000 events",
+                f"{st['dynamodb_writes_per_1000_events']} DynamoDB writes, "
+                f"{st['lambda_invocations_per_1000_events']} invocations",
+                f"batch item failures: {st['batch_item_failures']} of {st['events']}",
+                _verdict(st["batch_item_failures"] == 0),
+            )
+        )
+    inc = results.get("incidents")
+    if inc:
+        for name, s in inc["scenarios"].items():
+            if "error" in s:
+                rows.append((f"calls: {name}", "error", s["error"][:80], "✗"))
+                continue
+            primary = name == inc["primary"]
+            ok = s["calls_total"] <= 8 and s["duplicates"] == 0 if primary else None
+            rows.append(
+                (
+                    f"calls: {name}",
+                    f"{s['calls_total']} (triage {s['calls_triage']}, act {s['calls_act']}), "
+                    f"{s['duplicates']} duplicate",
+                    f"verdict {s['verdict']}; {', '.join(s['actions']) or 'no action'}",
+                    _verdict(ok) if ok is not None else "",
+                )
+            )
+    cm = results.get("cost")
+    if cm:
+        rows.append(
+            (
+                "cost per 1M failure events",
+                f"${cm['ours_usd_per_million_events']} (peer ${cm['peer_usd_per_million_events']})",
+                f"{cm['x_peer']}x cheapest peer; {cm['x_peer_same_item']}x peer writing the same item "
+                f"(${cm['peer_same_item_usd_per_million_events']})",
+                _verdict(cm["meets_target"]),
+            )
+        )
+    mem = results.get("memory")
+    if mem:
+        for name, m in mem.items():
+            rows.append(
+                (
+                    f"memory {name}",
+                    f"peak RSS {m['peak_rss_mb']} MB ({m['measured_on']})",
+                    f"configured {m['configured_mb']} MB → recommend {m['recommended_mb']} MB",
+                    "",
+                )
+            )
+    header = ("measure", "value", "ratio / detail", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "✓" if ok else "✗"
+
+
+def memory(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    st, inc, cs = results.get("storm"), results.get("incidents"), results.get("coldstart")
+    if st:
+        out["ingest"] = {"peak_rss_mb": st["peak_rss_mb"], "measured_on": f"{st['events']}-event storm"}
+    if inc:
+        runs = [s for s in inc["scenarios"].values() if "error" not in s]
+        for name in ("triage", "act", "verify"):
+            peaks = [s[f"{name}_peak_rss_mb"] for s in runs if s.get(f"{name}_peak_rss_mb")]
+            if peaks:
+                out[name] = {"peak_rss_mb": max(peaks), "measured_on": f"{len(peaks)} incident scenarios"}
+    if cs:
+        for name, h in cs["handlers"].items():
+            out.setdefault(name, {"peak_rss_mb": h["maxrss_mb_after_init"], "measured_on": "init only"})
+    for name, m in out.items():
+        m["configured_mb"] = _configured_mb().get(name)
+        m["recommended_mb"] = recommended_mb(m["peak_rss_mb"])
+    return out
+
+
+def update_docs(text: str) -> None:
+    doc = DOC.read_text()
+    if BEGIN not in doc or END not in doc:
+        raise SystemExit(f"{DOC} lacks the {BEGIN} / {END} markers")
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def _save(results: dict[str, Any]) -> None:
+    """After every stage, so that a failing stage leaves the others' figures behind."""
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--events", type=int, default=storm.EVENTS)
+    parser.add_argument("--only", default="coldstart,storm,incidents")
+    parser.add_argument("--update-docs", action="store_true")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    saved_env = dict(os.environ)
+    if "coldstart" in wanted:
+        print("cold start …", flush=True)
+        results["coldstart"] = coldstart.measure(runs=args.runs)
+        _save(results)
+    if "storm" in wanted:
+        print("storm …", flush=True)
+        results["storm"] = storm.measure(events=args.events)
+        results["cost"] = cost.model(results["storm"], _configured_mb()["ingest"])
+        _save(results)
+    if "incidents" in wanted:
+        print("calls per incident …", flush=True)
+        results["incidents"] = incidents.measure()
+        os.environ.clear()
+        os.environ.update(saved_env)
+    results["memory"] = memory(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    _save(results)
+    text = table(results)
+    print(text)
+    print(f"\n{RESULTS.relative_to(ROOT)} written in {results['seconds']} s")
+    if args.update_docs:
+        update_docs(
+            f"Measured {results['when']} on {os.cpu_count()} CPUs ({results['seconds']} s run).\n\n{text}"
+        )
+
+
+if __name__ == "__main__":
+    main()
