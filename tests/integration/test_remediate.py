@@ -720,3 +720,37 @@ def test_cli_remediate_bad_input(
     assert main(["remediate", "--event", str(bad)]) == 2
     assert "is not JSON" in capsys.readouterr().err
     assert main(["remediate", "--event", str(bad), "--mode", "destroy"]) == 2
+
+
+def test_cli_remediate_publishes_the_alert_to_the_topic(
+    aws_env: LocalAws, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`credfix remediate --topic-arn` sends the same alert the act Lambda sends: the
+    incident document to machine subscribers, with the filterable attributes."""
+    import json
+
+    import boto3
+
+    from credfix.cli import main
+
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="cli-alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="cli-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([cloudtrail_event(KEY) for _ in range(2)]))
+
+    assert main(["remediate", "--event", str(events), "--topic-arn", topic]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (message,) = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    envelope = json.loads(message["Body"])
+    delivered = json.loads(envelope["Message"])
+    assert delivered["kind"] == "remediated"
+    assert delivered["incident"]["access_key_id"] == KEY
+    assert delivered["incident"]["verdict"] == report["incidents"][0]["verdict"]
+    attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
+    assert attributes["verdict"] == report["incidents"][0]["verdict"]
+    assert attributes["action_status"] in ("planned", "skipped", "none")
