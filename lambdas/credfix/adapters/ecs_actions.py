@@ -3,23 +3,50 @@ standalone task, and read the tags that can opt a resource out of remediation.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
 from credfix.permissions import needs
+
+# The request went out but no answer came back: ECS may have applied it.
+_AMBIGUOUS = (ConnectionClosedError, ReadTimeoutError)
+_CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _no_blind_resend(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """UpdateService is not idempotent: botocore must not resend it after a lost answer."""
+    if isinstance(caught_exception, _AMBIGUOUS):
+        raise caught_exception
 
 
 class EcsActions:
     def __init__(self, client: Any) -> None:
         self._ecs = client
+        client.meta.events.register_first(
+            "needs-retry.ecs.UpdateService", _no_blind_resend, unique_id="credfix-no-blind-resend"
+        )
 
-    @needs("act", "ecs:UpdateService", on="ecs-services")
+    @needs("act", "ecs:UpdateService", "ecs:DescribeServices", on="ecs-services")
     def force_new_deployment(self, cluster: str, service: str) -> str:
         """Replace every task of the service with a fresh one (same task definition); the new
         tasks read the secret again at start. Returns the new PRIMARY deployment's id."""
-        resp = self._ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
-        deployments = resp["service"].get("deployments", [])
-        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
-        return str(primary["id"]) if primary else ""
+        asked = datetime.now(UTC) - _CLOCK_SKEW
+        for _attempt in range(3):
+            try:
+                resp = self._ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
+            except _AMBIGUOUS:
+                found = self._ecs.describe_services(cluster=cluster, services=[service])["services"]
+                deployments = found[0].get("deployments", []) if found else []
+                primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+                if primary and primary["createdAt"] >= asked:
+                    return str(primary["id"])  # applied; only the answer was lost
+                continue
+            deployments = resp["service"].get("deployments", [])
+            primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+            return str(primary["id"]) if primary else ""
+        raise RuntimeError(f"UpdateService on {service}: no answer after 3 attempts")
 
     @needs("act", "ecs:StopTask", on="ecs-tasks")
     def stop_task(self, cluster: str, task: str, reason: str) -> None:

@@ -107,7 +107,11 @@ def _ecs_tag_sources(ecs: EcsActions, planned: PlannedAction) -> list[TagSource]
 class EcsForceNewDeployment(RemediationAction):
     name = "ecs-force-new-deployment"
     resource_kind = "ecs-services"
-    permissions = (("ecs:UpdateService", "ecs-services"), ("ecs:ListTagsForResource", "ecs-resources"))
+    permissions = (
+        ("ecs:UpdateService", "ecs-services"),
+        ("ecs:DescribeServices", "ecs-services"),
+        ("ecs:ListTagsForResource", "ecs-resources"),
+    )
 
     def tag_sources(self) -> list[TagSource]:
         return _ecs_tag_sources(EcsActions(self.client("ecs")), self.planned)

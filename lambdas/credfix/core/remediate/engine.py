@@ -9,7 +9,7 @@ loses the claim never acts twice.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,8 +18,10 @@ from credfix.config import Settings
 from credfix.core.remediate.actions import REGISTRY, RemediationAction
 from credfix.core.remediate.guardrails import (
     BREAKER_WINDOW_SECONDS,
+    STALE_CLAIM_SECONDS,
     OptOutUnknown,
     breaker_reason,
+    cut_off_reason,
     effective_mode,
     error_text,
     lost_claim_reason,
@@ -110,6 +112,17 @@ def _decide(
     if not claim.won:
         holder = claim.holder
         assert holder is not None
+        if (
+            holder.incident_id == incident.incident_id
+            and holder.outcome == "claimed"
+            and holder.at <= now - timedelta(seconds=STALE_CLAIM_SECONDS)
+        ):
+            # Our own claim, older than any act run can last: the run that took it was cut off
+            # after claiming. It may have acted; never repeat it, settle it as unknown.
+            reason = _because(p, cut_off_reason(holder))
+            store.settle(p.target, incident.incident_id, "failed", reason, holder.at)
+            store.record_failure(now)
+            return Action(type=p.type, target=p.target, status="failed", reason=reason, at=holder.at)
         if holder.incident_id == incident.incident_id and holder.outcome in ("executed", "failed"):
             # A redelivery: repeat the holder's own record, so the stored entry is not changed.
             return Action(

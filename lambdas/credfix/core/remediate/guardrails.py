@@ -24,6 +24,9 @@ from credfix.core.remediate.model import (
 from credfix.timefmt import iso_z
 
 BREAKER_WINDOW_SECONDS = 3600  # failures older than this no longer hold the breaker open
+# Longer than an act run can last (the act Lambda's 120 s timeout), shorter than the act queue's
+# visibility timeout: an unsettled claim this old has no live worker behind it.
+STALE_CLAIM_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -105,4 +108,12 @@ def lost_claim_reason(holder: ClaimHolder, incident_id: str, cooldown_seconds: i
     return (
         f"already handled by incident {holder.incident_id} ({holder.action}, {holder.outcome}) at {at}; "
         f"one action per target every {cooldown_seconds} s"
+    )
+
+
+def cut_off_reason(holder: ClaimHolder) -> str:
+    return (
+        f"outcome unknown: an earlier attempt claimed the target at {iso_z(holder.at)} and was cut off "
+        "before it recorded the result; the action may have run and is not repeated (check the target; "
+        "verification tells whether the errors stopped)"
     )
