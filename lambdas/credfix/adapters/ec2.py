@@ -91,24 +91,29 @@ class Ec2:
         return [_eni(raw) for raw in resp.get("NetworkInterfaces", [])]
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_private_ip(self, ip: str) -> list[NetworkInterface]:
         # Matches primary and secondary private IPv4 addresses (EKS pod IPs are secondary).
         return self._interfaces(Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_ipv6(self, ip: str) -> list[NetworkInterface]:
         return self._interfaces(Filters=[{"Name": "ipv6-addresses.ipv6-address", "Values": [ip]}])
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_public_ip(self, ip: str) -> list[NetworkInterface]:
         """Auto-assigned public IPs and Elastic IPs alike (the `association.public-ip` filter)."""
         return self._interfaces(Filters=[{"Name": "association.public-ip", "Values": [ip]}])
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces(self, ids: list[str]) -> list[NetworkInterface]:
         return self._interfaces(NetworkInterfaceIds=ids) if ids else []
 
     @needs("triage", "ec2:DescribeAddresses", on="*")
+    @needs("cli", "ec2:DescribeAddresses", on="*")
     def elastic_ip(self, public_ip: str) -> ElasticIp | None:
         resp = self._ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [public_ip]}])
         for raw in resp.get("Addresses", []):
@@ -121,6 +126,7 @@ class Ec2:
         return None
 
     @needs("triage", "ec2:DescribeNatGateways", on="*")
+    @needs("cli", "ec2:DescribeNatGateways", on="*")
     def nat_gateways_in_subnet(self, subnet_id: str) -> list[NatGateway]:
         resp = self._ec2.describe_nat_gateways(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
         return [
@@ -141,6 +147,7 @@ class Ec2:
         ]
 
     @needs("triage", "ec2:DescribeSubnets", on="*")
+    @needs("cli", "ec2:DescribeSubnets", on="*")
     def vpc_of_subnets(self, subnet_ids: list[str]) -> dict[str, str]:
         if not subnet_ids:
             return {}
@@ -148,6 +155,7 @@ class Ec2:
         return {raw["SubnetId"]: raw["VpcId"] for raw in resp.get("Subnets", []) if raw.get("VpcId")}
 
     @needs("triage", "ec2:DescribeInstances", on="*")
+    @needs("cli", "ec2:DescribeInstances", on="*")
     def instances(self, ids: list[str]) -> list[Instance]:
         found: list[Instance] = []
         for chunk in chunks(sorted(set(ids)), 100):
@@ -168,6 +176,7 @@ class Ec2:
         return found
 
     @needs("triage", "ec2:DescribeIamInstanceProfileAssociations", on="*")
+    @needs("cli", "ec2:DescribeIamInstanceProfileAssociations", on="*")
     def instances_with_profiles(self, profile_arns: set[str], *, limit: int) -> Page[str]:
         """IDs of instances currently associated with any of `profile_arns` (scans at most
         `limit` associations; the listing has no filter by profile)."""

@@ -152,10 +152,12 @@ class Ecs:
         self._ecs = client
 
     @needs("triage", "ecs:ListClusters", on="*")
+    @needs("cli", "ecs:ListClusters", on="*")
     def cluster_arns(self, *, limit: int) -> Page[str]:
         return capped(self._ecs.get_paginator("list_clusters").paginate(), "clusterArns", limit)
 
     @needs("triage", "ecs:ListTasks", on="*")
+    @needs("cli", "ecs:ListTasks", on="*")
     def running_task_arns(self, cluster: str, *, limit: int, service_name: str | None = None) -> Page[str]:
         kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": "RUNNING"}
         if service_name:
@@ -163,6 +165,7 @@ class Ecs:
         return capped(self._ecs.get_paginator("list_tasks").paginate(**kwargs), "taskArns", limit)
 
     @needs("triage", "ecs:DescribeTasks", on="ecs-tasks")
+    @needs("cli", "ecs:DescribeTasks", on="ecs-tasks")
     def tasks(self, cluster: str, arns: list[str]) -> list[Task]:
         found: list[Task] = []
         for chunk in chunks(arns, 100):  # DescribeTasks takes 100 at a time
@@ -172,12 +175,14 @@ class Ecs:
         return found
 
     @needs("triage", "ecs:ListServices", on="*")
+    @needs("cli", "ecs:ListServices", on="*")
     def service_arns(self, cluster: str, *, limit: int) -> Page[str]:
         return capped(
             self._ecs.get_paginator("list_services").paginate(cluster=cluster), "serviceArns", limit
         )
 
     @needs("triage", "ecs:DescribeServices", on="ecs-services")
+    @needs("cli", "ecs:DescribeServices", on="ecs-services")
     def services(self, cluster: str, arns: list[str]) -> list[Service]:
         found: list[Service] = []
         for chunk in chunks(arns, 10):  # DescribeServices takes 10 at a time
@@ -186,5 +191,6 @@ class Ecs:
         return found
 
     @needs("triage", "ecs:DescribeTaskDefinition", on="*")
+    @needs("cli", "ecs:DescribeTaskDefinition", on="*")
     def task_definition(self, arn: str) -> TaskDefinition:
         return _task_definition(self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])

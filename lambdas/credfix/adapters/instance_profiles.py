@@ -14,6 +14,7 @@ class InstanceProfiles:
         self._iam = client
 
     @needs("triage", "iam:ListInstanceProfilesForRole", on="iam-roles")
+    @needs("cli", "iam:ListInstanceProfilesForRole", on="iam-roles")
     def arns_for_role(self, role_name: str, *, limit: int) -> Page[str]:
         pages = self._iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=role_name)
         scanned = capped(pages, "InstanceProfiles", limit)

@@ -40,6 +40,7 @@ class LambdaFunctions:
         self._lambda = client
 
     @needs("triage", "lambda:ListFunctions", on="*")
+    @needs("cli", "lambda:ListFunctions", on="*")
     def functions(self, *, limit: int) -> Page[Function]:
         scanned = capped(self._lambda.get_paginator("list_functions").paginate(), "Functions", limit)
         return Page([_function(raw) for raw in scanned.items], scanned.truncated)
