@@ -87,7 +87,3 @@ def wildcard_acknowledgements(role: Role, scopes: dict[str, list[Scope]]) -> lis
                         (f"AwsSolutions-IAM5[Resource::{NAG_LABELS.get(resource, resource)}]", scope.why)
                     )
     return found
-
-
-def declared_actions(role: Role) -> set[str]:
-    return {action for actions in policy_for(role).values() for action in actions}
