@@ -754,3 +754,53 @@ def test_cli_remediate_publishes_the_alert_to_the_topic(
     attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
     assert attributes["verdict"] == report["incidents"][0]["verdict"]
     assert attributes["action_status"] in ("planned", "skipped", "none")
+
+
+# --- guardrail writes folded into transactions -------------------------------------------
+
+
+def test_claim_with_cap_takes_claim_and_slot_together(table: DynamoGuardrailStore) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ddb = session().client("dynamodb")
+    assert table.claim("svc-a", "inc-1", "a", now, 60, cap=1).won
+    capped = table.claim("svc-b", "inc-2", "a", now, 60, cap=1)
+    assert not capped.won and capped.capped
+    # A capped claim leaves no claim behind, and the hour's counter holds the one action.
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"pk": {"S": "target#svc-b"}}, ConsistentRead=True)
+    hour = now.strftime("%Y-%m-%dT%H")
+    counter = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ratelimit#{hour}"}}, ConsistentRead=True)
+    assert counter["Item"]["actions"]["N"] == "1"
+    # A lost claim reports its holder, and takes no slot of the cap.
+    lost = table.claim("svc-a", "inc-3", "a", now, 60, cap=5)
+    assert not lost.won and not lost.capped and lost.holder is not None
+    assert lost.holder.incident_id == "inc-1"
+    counter = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ratelimit#{hour}"}}, ConsistentRead=True)
+    assert counter["Item"]["actions"]["N"] == "1"
+
+
+def test_settle_counts_the_outcome_for_the_breaker(table: DynamoGuardrailStore) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    for n, target in enumerate(("t1", "t2")):
+        assert table.claim(target, f"inc-{n}", "a", now, 60, cap=10).won
+        table.settle(target, f"inc-{n}", "failed", "boom", now)
+    assert table.breaker_failures(now, 3600) == 2
+    assert table.claim("t3", "inc-3", "a", now, 60, cap=10).won
+    table.settle("t3", "inc-3", "executed", "done", now)
+    assert table.breaker_failures(now, 3600) == 0
+    # Settling a claim this incident does not hold changes neither the claim nor the breaker.
+    with pytest.raises(RuntimeError, match="no longer held"):
+        table.settle("t3", "inc-other", "failed", "boom", now)
+    assert table.breaker_failures(now, 3600) == 0
+
+
+def test_memory_store_caps_and_counts_like_the_table() -> None:
+    store = MemoryGuardrailStore()
+    now = datetime.now(UTC)
+    assert store.claim("a", "inc-1", "x", now, 60, cap=1).won
+    capped = store.claim("b", "inc-2", "x", now, 60, cap=1)
+    assert capped.capped and not capped.won
+    assert store.claim("b", "inc-2", "x", now, 60).won  # no claim was left behind by the capped try
+    store.settle("a", "inc-1", "failed", "boom", now)
+    assert store.breaker_failures(now, 3600) == 1
+    store.settle("b", "inc-2", "executed", "ok", now)
+    assert store.breaker_failures(now, 3600) == 0

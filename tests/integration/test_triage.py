@@ -508,3 +508,38 @@ def test_wrong_credential_source_from_a_static_key_in_the_task_definition(aws_en
     result = triage(incident, environment_clients(), Settings())
     assert result.decision.verdict == "wrong-credential-source", evidence_text(result)
     assert "configured with a different, Active key" in evidence_text(result)
+
+
+def test_known_home_account_spares_get_caller_identity(account: Account, aws_env: LocalAws) -> None:
+    """The Lambda's own ARN names the account it reads: triage then asks STS only whose the
+    key is, and the caller account (which decides whether IAM can be read) is the same."""
+    from credfix.adapters.sts_ownership import CallerIdentity
+
+    sent: list[str] = []
+    clients = environment_clients()
+
+    def counting(service: str, region: str | None = None) -> Any:
+        made = clients(service, region)
+        if service == "sts" and not getattr(made, "_counted", False):
+            made.meta.events.register("before-call.sts", lambda model, **_: sent.append(model.name))
+            made._counted = True
+        return made
+
+    old, _ = account.user_with_keys()
+    account.deactivate(old)
+    home = CallerIdentity(ACCOUNT, f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credfix-triage")
+    known = run_triage(incident_for(cloudtrail_event(old)), counting, caller_identity=home)
+    assert sent == ["GetAccessKeyInfo"]
+    asked = run_triage(incident_for(cloudtrail_event(old)), counting)
+    assert sent[1:] == ["GetAccessKeyInfo", "GetCallerIdentity"]
+    assert known.decision.verdict == asked.decision.verdict == "key-deactivated"
+    assert known.decision.key_status == asked.decision.key_status == "Inactive"
+
+
+def test_home_identity_comes_from_the_function_arn(aws_env: LocalAws) -> None:
+    from harness.pipeline import LambdaContext
+
+    home_identity = load_handler("triage").home_identity
+    found = home_identity(LambdaContext("credfix-triage"))
+    assert found is not None and found.account_id == ACCOUNT and found.arn.startswith("arn:aws:lambda:")
+    assert home_identity(None) is None

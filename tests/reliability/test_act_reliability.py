@@ -156,7 +156,6 @@ class Worker:
         return act_on_incident(
             key,
             incident_id,
-            incidents=self.incidents,
             recorder=self.recorder,
             client_for=self.client_for,
             settings=self.cfg,
@@ -538,3 +537,28 @@ def test_lost_answer_to_update_service_does_not_restart_twice(
     assert proxy.lost_one and svc.primary_deployment(ecs) != before
     assert reaching == 1, f"the service was restarted {reaching} times for one action"
     assert action.status == "executed"
+
+
+def test_record_on_a_read_that_went_stale_merges_with_the_record_made_since(pipeline: LocalPipeline) -> None:
+    """act reads the incident once and records on that read's version: a record written by
+    another delivery after the read fails the condition, and the write re-reads and merges."""
+    key = key_id("STAL", 1)
+    incident_id = triaged_incident(pipeline, key, [ecs_service("stale-read")])
+    store = RemediationStore(pipeline.ddb, pipeline.names.table)
+    read = store.load(key)
+    assert read.incident is not None and read.incident.incident_id == incident_id
+    at = datetime.now(UTC).replace(microsecond=0)
+    theirs = Action(type=RESTART, target="svc-theirs", status="executed", reason="theirs", at=at)
+    ours = Action(type=RESTART, target="svc-ours", status="skipped", reason="ours", at=at)
+    store.record(key, incident_id, [theirs], [])  # another delivery, after our read
+    recorded = store.record(key, incident_id, [ours], [], read=read)
+    assert recorded.changed
+    stored = current(pipeline, key)
+    assert {(a.target, a.status) for a in stored.actions} == {
+        ("svc-theirs", "executed"),
+        ("svc-ours", "skipped"),
+    }
+    version = pipeline.ddb.get_item(
+        TableName=pipeline.names.table, Key={"pk": {"S": key_pk(key)}}, ConsistentRead=True
+    )["Item"]["remediation_version"]["N"]
+    assert version == "2"

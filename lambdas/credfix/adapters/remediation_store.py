@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.guardrail_store import BREAKER_KEY, breaker_failures_in
 from credfix.adapters.incidents import from_item, key_pk, to_incident
 from credfix.models.incident import Action, Incident, TimelineEntry
 from credfix.permissions import needs
@@ -61,18 +62,62 @@ def merge_timeline(stored: list[TimelineEntry], new: list[TimelineEntry]) -> lis
     return stored + [t for t in new if (t.at, t.what) not in seen]
 
 
+@dataclass(frozen=True)
+class ActRead:
+    """What the act step reads once, in one call: the incident item as stored (its
+    `remediation_version` is what the record write is conditioned on) and the breaker item."""
+
+    item: dict[str, Any] | None  # the raw incident item; None if the key has none
+    breaker: dict[str, Any] | None
+
+    @property
+    def incident(self) -> Incident | None:
+        return to_incident(from_item(self.item)) if self.item else None
+
+    def breaker_failures(self, now: datetime, window_seconds: int) -> int:
+        return breaker_failures_in(self.breaker, now, window_seconds)
+
+
 class RemediationStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
 
+    @needs("act", "dynamodb:BatchGetItem", on="incidents-table")
+    def load(self, access_key_id: str) -> ActRead:
+        """The incident and the circuit breaker, both strongly consistent, in one request."""
+        key = {"pk": {"S": key_pk(access_key_id)}}
+        wanted: dict[str, Any] = {self._table: {"Keys": [key, BREAKER_KEY], "ConsistentRead": True}}
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(8):
+            resp = self._ddb.batch_get_item(RequestItems=wanted)
+            for item in resp.get("Responses", {}).get(self._table, []):
+                found[item["pk"]["S"]] = item
+            wanted = resp.get("UnprocessedKeys") or {}
+            if not wanted:
+                return ActRead(found.get(key["pk"]["S"]), found.get(BREAKER_KEY["pk"]["S"]))
+        raise RuntimeError("the incidents table kept leaving keys unprocessed; the message will be retried")
+
     @needs("act", "dynamodb:GetItem", "dynamodb:UpdateItem", on="incidents-table")
     def record(
-        self, access_key_id: str, incident_id: str, actions: list[Action], timeline: list[TimelineEntry]
+        self,
+        access_key_id: str,
+        incident_id: str,
+        actions: list[Action],
+        timeline: list[TimelineEntry],
+        *,
+        read: ActRead | None = None,
     ) -> Recorded:
+        """`read`: the item as the act step read it before acting. The write is conditioned on
+        the version in it, so a record made since by another delivery still fails the write,
+        and only then is the item read again and merged."""
         key = {"pk": {"S": key_pk(access_key_id)}}
+        first = read.item if read is not None else None
         for _ in range(8):
-            item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            item = first or self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+            first = None  # a retry after a lost race reads the item again
             if not item or item.get("incident_id", {}).get("S") != incident_id:
                 raise IncidentSuperseded(f"incident {incident_id} is no longer the key's current incident")
             plain = from_item(item)

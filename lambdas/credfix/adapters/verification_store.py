@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from credfix.adapters.incidents import from_item, key_pk, to_incident
-from credfix.core.verify import SourceActivity, StoredIncident
+from credfix.core.verify import SourceActivity, StoredIncident, Written
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -59,6 +59,19 @@ def _sources(item: dict[str, Any]) -> list[SourceActivity]:
     ]
 
 
+def _stored(raw: dict[str, Any] | None) -> StoredIncident | None:
+    if not raw:
+        return None
+    item = from_item(raw)
+    decided = json.loads(item["verification"]) if "verification" in item else None
+    return StoredIncident(
+        incident=to_incident(item),
+        sources=_sources(item),
+        decided=decided,
+        alerted=item.get("verification_alerted") == item["incident_id"],
+    )
+
+
 class VerificationStore:
     def __init__(self, client: Any, table_name: str) -> None:
         if not table_name:
@@ -71,24 +84,16 @@ class VerificationStore:
         resp = self._ddb.get_item(
             TableName=self._table, Key={"pk": {"S": key_pk(access_key_id)}}, ConsistentRead=True
         )
-        raw = resp.get("Item")
-        if not raw:
-            return None
-        item = from_item(raw)
-        decided = json.loads(item["verification"]) if "verification" in item else None
-        return StoredIncident(
-            incident=to_incident(item),
-            sources=_sources(item),
-            decided=decided,
-            alerted=item.get("verification_alerted") == item["incident_id"],
-        )
+        return _stored(resp.get("Item"))
 
     @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
     def record_outcome(
         self, access_key_id: str, incident_id: str, status: str, closed_at: datetime | None, verification: str
-    ) -> bool:
-        """Write the outcome if the item still holds this incident, awaiting verification.
-        False when it does not (another worker decided, or the incident moved on)."""
+    ) -> Written:
+        """Write the outcome if the item still holds this incident, awaiting verification
+        (`won` False when it does not: another worker decided, or the incident moved on). The
+        item as it stands after the write comes back with the write (ALL_NEW, or ALL_OLD when
+        the condition failed), so the caller needs no second read."""
         if status not in ("resolved", "escalated"):
             raise ValueError(f"verification ends in resolved or escalated, not {status!r}")
         sets = ["#status = :status", "verification = :v"]
@@ -102,19 +107,21 @@ class VerificationStore:
             sets.append("closed_at = :closed")
             values[":closed"] = {"S": iso_z(closed_at)}
         try:
-            self._ddb.update_item(
+            resp = self._ddb.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": key_pk(access_key_id)}},
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="incident_id = :id AND #status = :acted",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return Written(False, _stored(exc.response.get("Item")))
             raise
-        return True
+        return Written(True, _stored(resp.get("Attributes")))
 
     @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
     def block_target(

@@ -419,8 +419,12 @@ class TriageResult:
         return {**{name: doc[name] for name in names}, "timeline": own}
 
 
-def establish_ownership(incident: Incident, sts: StsOwnership) -> Ownership:
-    """STS is authoritative; offline decoding of the key ID is the fallback, recorded as such."""
+def establish_ownership(
+    incident: Incident, sts: StsOwnership, caller_identity: CallerIdentity | None = None
+) -> Ownership:
+    """STS is authoritative; offline decoding of the key ID is the fallback, recorded as such.
+    `caller_identity`: credfix's own account when already known (the Lambda's own ARN names it),
+    which spares asking STS."""
     key = incident.access_key_id
     targets = tuple(sorted(a for a in incident.accounts if a.isdigit()))
     answer = sts.key_account(key)
@@ -433,7 +437,7 @@ def establish_ownership(incident: Incident, sts: StsOwnership) -> Ownership:
         method = "offline-decoding" if owner else "none"
     caller: CallerIdentity | None = None
     if not targets or owner is None or owner in targets:  # only then does credfix's own account matter
-        who = sts.caller()
+        who = caller_identity or sts.caller()
         caller = who if isinstance(who, CallerIdentity) else None
     return Ownership(
         owner_account=owner,
@@ -475,8 +479,10 @@ def triage(
     locate: Locate = default_locate,
     session_issuer: str | None = None,
     now: datetime | None = None,
+    caller_identity: CallerIdentity | None = None,
 ) -> TriageResult:
     """Read-only: gathers the facts about the incident's key and decides the verdict.
+    `caller_identity`: the account `client_for` reads, when known without asking STS.
 
     Raises TriageFailed when AWS fails in a way that prevents a verdict (IAM or Secrets
     Manager unreachable or refusing). STS failing is not such a case (offline decoding), nor
@@ -487,7 +493,7 @@ def triage(
     temporary = key_kind(key) == "temporary"
     issuer = session_issuer or next(iter(incident.session_issuers), None)
     try:
-        ownership = establish_ownership(incident, StsOwnership(client_for("sts")))
+        ownership = establish_ownership(incident, StsOwnership(client_for("sts")), caller_identity)
         iam = IamKeys(client_for("iam"))
         lifecycle = _lifecycle(incident, ownership, iam)
         if lifecycle.state == "found" and ownership.owner_account is None:
@@ -695,10 +701,13 @@ def take_opened_incident(
     locate: Locate = default_locate,
     now: datetime | None = None,
     route: Callable[[list[str]], ClientFactory] | None = None,
+    home: CallerIdentity | None = None,
 ) -> Taken:
     """Triage an opened incident once and hand it to the act queue at least once.
 
-    `route` (organisation mode) picks the clients of the incident's account.
+    `route` (organisation mode) picks the clients of the incident's account. `home`: the
+    account the home clients read (from the Lambda's own ARN); used when there is no `route`
+    (with a route, the clients may be a member account's, and STS says which).
 
     The verdict is written only while the item holds this incident, still open; the act
     message is sent after that write and then marked on the item. A crash between write and
@@ -715,7 +724,8 @@ def take_opened_incident(
     if incident.status == "open":
         if route is not None:
             client_for = route(incident.accounts)
-        result = triage(incident, client_for, settings, locate=locate, now=now)
+        known = home if route is None else None
+        result = triage(incident, client_for, settings, locate=locate, now=now, caller_identity=known)
         state = writer.record(
             access_key_id,
             incident_id,

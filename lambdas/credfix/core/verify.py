@@ -94,11 +94,20 @@ class VerifyResult:
     alerted: bool = False
 
 
+@dataclass(frozen=True)
+class Written:
+    """The outcome write: whether this worker's outcome went in, and the item as it stands
+    after it (returned by the write itself; None if the key holds no incident any more)."""
+
+    won: bool
+    current: StoredIncident | None
+
+
 class Store(Protocol):
     def load(self, access_key_id: str) -> StoredIncident | None: ...
     def record_outcome(
         self, access_key_id: str, incident_id: str, status: str, closed_at: datetime | None, verification: str
-    ) -> bool: ...
+    ) -> Written: ...
     def block_target(
         self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime
     ) -> None: ...
@@ -234,8 +243,8 @@ def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime
         now if status == "resolved" else None,
         verification_attribute(incident, decision, request.action_at, now),
     )
-    fresh = store.load(request.access_key_id)
+    fresh = written.current  # the write returns the item: no second read
     if fresh is None or fresh.incident.incident_id != incident.incident_id or fresh.decided is None:
         return VerifyResult("skipped", incident.incident_id, "incident changed while verifying")
     # Lost the race to another worker: finish whatever it decided (its alert, once).
-    return _finish(fresh, store, alerter, now, redelivered=not written)
+    return _finish(fresh, store, alerter, now, redelivered=not written.won)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict
 
 from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.guardrail_store import DynamoGuardrailStore
-from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.remediation_store import IncidentSuperseded, RemediationStore
 from credfix.adapters.sns_alerts import SnsAlerter
 from credfix.adapters.ssm_actions import KillSwitch
@@ -47,7 +46,6 @@ def build_alerter(cfg: Settings) -> Alerter:
 
 _cfg = settings()
 _accounts = AccountRouter(client, _cfg.member_act_role_name)  # organisation mode: member accounts
-_incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
 _recorder = RemediationStore(client("dynamodb"), _cfg.table_name)
 _guardrails = DynamoGuardrailStore(client("dynamodb"), _cfg.table_name)
 _kill_switch = KillSwitch(client("ssm"), _cfg.kill_switch_parameter) if _cfg.kill_switch_parameter else None
@@ -61,7 +59,6 @@ def record_handler(record: SQSRecord) -> None:
         outcome = act_on_incident(
             message.access_key_id,
             message.incident_id,
-            incidents=_incidents,
             recorder=_recorder,
             client_for=client,
             settings=_cfg,

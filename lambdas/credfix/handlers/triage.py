@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.incidents import IncidentStore
+from credfix.adapters.sts_ownership import CallerIdentity
 from credfix.adapters.triage_store import ActQueue, TriageStore
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
@@ -38,7 +39,17 @@ class IncidentOpened(BaseModel):
     incident_id: str
 
 
-def record_handler(record: SQSRecord) -> str:
+def home_identity(context: LambdaContext | None) -> CallerIdentity | None:
+    """The function's own account, from its ARN (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME):
+    the account the home clients read, known without an sts:GetCallerIdentity call."""
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[4].isdigit():
+        return CallerIdentity(parts[4], arn)
+    return None
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
     message = IncidentOpened.model_validate_json(record.body)
     taken = take_opened_incident(
         message.access_key_id,
@@ -49,6 +60,7 @@ def record_handler(record: SQSRecord) -> str:
         client_for=client,
         settings=_cfg,
         route=_accounts.for_accounts if _cfg.member_read_role_name else None,
+        home=home_identity(lambda_context),
     )
     metrics.add_metric(f"Incidents_{taken.outcome}", MetricUnit.Count, 1)
     if taken.verdict:  # one line per verdict on the dashboard

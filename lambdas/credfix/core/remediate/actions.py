@@ -18,7 +18,7 @@ from credfix.adapters.aws import ClientFactory
 from credfix.adapters.ec2_actions import Ec2Actions
 from credfix.adapters.ecs_actions import EcsActions
 from credfix.adapters.lambda_actions import LambdaActions
-from credfix.adapters.secrets_actions import SecretsActions
+from credfix.adapters.secrets_actions import SecretRotationInfo, SecretsActions
 from credfix.adapters.ssm_actions import SsmActions
 from credfix.config import Settings
 from credfix.core.remediate.model import PlannedAction
@@ -233,17 +233,25 @@ class SecretRotate(RemediationAction):
     )
     min_cooldown_seconds = int(SECRET_ROTATION_INTERVAL.total_seconds())
 
+    def __init__(self, planned: PlannedAction, client_for: ClientFactory, settings: Settings) -> None:
+        super().__init__(planned, client_for, settings)
+        self._described: SecretRotationInfo | None = None
+
     def _secrets(self) -> SecretsActions:
         return SecretsActions(self.client("secretsmanager"))
 
+    def _describe(self) -> SecretRotationInfo:
+        """One DescribeSecret per decision: its tags (opt-out) and its rotation state
+        (precondition) come from the same answer, read just before acting."""
+        if self._described is None:
+            self._described = self._secrets().describe(self.planned.target)
+        return self._described
+
     def tag_sources(self) -> list[TagSource]:
-        secrets = self._secrets()
-        return [
-            TagSource(f"secret {self.planned.target}", lambda: secrets.describe(self.planned.target).tags)
-        ]
+        return [TagSource(f"secret {self.planned.target}", lambda: self._describe().tags)]
 
     def precondition(self, now: datetime) -> str | None:
-        info = self._secrets().describe(self.planned.target)
+        info = self._describe()
         if not info.rotation_enabled:
             return "the secret has no rotation configured; credfix never configures one: notify only"
         if info.rotation_in_progress:

@@ -2,7 +2,8 @@
 left (in enforce mode only) and returns one Action per decision, each with its reason.
 
 Order per action: opt-out tags -> preconditions -> mode (observe / kill switch / breaker)
--> claim the target (idempotency + cooldown) -> hourly cap -> execute -> settle.
+-> claim the target (idempotency + cooldown) together with a slot of the hourly cap (one
+transaction) -> execute -> settle (with the breaker's count, one transaction).
 The claim comes before any change, so a redelivered message or a second worker that
 loses the claim never acts twice.
 """
@@ -53,11 +54,14 @@ def remediate(
     *,
     kill_switch: KillSwitchReader | None = None,
     now: datetime | None = None,
+    breaker_failures: int | None = None,
 ) -> list[Action]:
+    """`breaker_failures`: the breaker as read with the incident (one read for both); read
+    from the store when not given."""
     # Whole seconds: the guardrail store keeps timestamps to the second, and a redelivery must
     # reproduce the recorded action exactly.
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    mode = effective_mode(settings, store, kill_switch, now)
+    mode = effective_mode(settings, store, kill_switch, now, breaker_failures)
     done: dict[str, ActionStatus] = {}  # target -> status, for actions that wait on another
     results: list[Action] = []
     for p in plan(incident, settings):
@@ -108,7 +112,13 @@ def _decide(
         return _action(p, "planned", _because(p, mode_why), now)
 
     cooldown = action.cooldown_seconds()
-    claim = store.claim(p.target, incident.incident_id, p.type, now, cooldown)
+    claim = store.claim(
+        p.target, incident.incident_id, p.type, now, cooldown, cap=settings.max_actions_per_hour
+    )
+    if claim.capped:
+        return _action(
+            p, "skipped", f"global cap reached: {settings.max_actions_per_hour} actions per hour", now
+        )
     if not claim.won:
         holder = claim.holder
         assert holder is not None
@@ -120,8 +130,7 @@ def _decide(
             # Our own claim, older than any act run can last: the run that took it was cut off
             # after claiming. It may have acted; never repeat it, settle it as unknown.
             reason = _because(p, cut_off_reason(holder))
-            store.settle(p.target, incident.incident_id, "failed", reason, holder.at)
-            store.record_failure(now)
+            store.settle(p.target, incident.incident_id, "failed", reason, now)  # counts the failure
             return Action(type=p.type, target=p.target, status="failed", reason=reason, at=holder.at)
         if holder.incident_id == incident.incident_id and holder.outcome in ("executed", "failed"):
             # A redelivery: repeat the holder's own record, so the stored entry is not changed.
@@ -130,20 +139,12 @@ def _decide(
             )
         return _action(p, "skipped", lost_claim_reason(holder, incident.incident_id, cooldown), now)
 
-    if not store.take_rate_slot(now, settings.max_actions_per_hour):
-        store.release(p.target, incident.incident_id)
-        return _action(
-            p, "skipped", f"global cap reached: {settings.max_actions_per_hour} actions per hour", now
-        )
-
     try:
         detail = action.execute(incident.incident_id, now)
     except Exception as exc:  # any failure is recorded and counted; the message is not lost
         reason = _because(p, f"failed: {error_text(exc)}")
-        store.settle(p.target, incident.incident_id, "failed", reason, now)
-        store.record_failure(now)
+        store.settle(p.target, incident.incident_id, "failed", reason, now)  # counts the failure
         return _action(p, "failed", reason, now)
     reason = _because(p, detail)
-    store.settle(p.target, incident.incident_id, "executed", reason, now)
-    store.record_success(now)
+    store.settle(p.target, incident.incident_id, "executed", reason, now)  # closes the breaker
     return _action(p, "executed", reason, now)

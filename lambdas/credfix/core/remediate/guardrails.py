@@ -36,16 +36,23 @@ class Mode:
 
 
 def effective_mode(
-    settings: Settings, store: GuardrailStore, kill_switch: KillSwitchReader | None, now: datetime
+    settings: Settings,
+    store: GuardrailStore,
+    kill_switch: KillSwitchReader | None,
+    now: datetime,
+    breaker_failures: int | None = None,
 ) -> Mode:
-    """enforce only if configured, the kill switch is off and the breaker is closed."""
+    """enforce only if configured, the kill switch is off and the breaker is closed
+    (`breaker_failures` as already read, else read from the store)."""
     if settings.mode != "enforce":
         return Mode(False, "observe mode: nothing is changed (CREDFIX_MODE=enforce to act)")
     if kill_switch is not None:
         engaged, why = kill_switch.engaged()
         if engaged:
             return Mode(False, f"{why}: forced to observe, nothing is changed")
-    failures = store.breaker_failures(now, BREAKER_WINDOW_SECONDS)
+    failures = (
+        store.breaker_failures(now, BREAKER_WINDOW_SECONDS) if breaker_failures is None else breaker_failures
+    )
     if failures >= settings.breaker_failures:
         return Mode(False, breaker_reason(failures))
     return Mode(True, "enforce mode")

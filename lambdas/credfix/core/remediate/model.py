@@ -55,7 +55,8 @@ class ClaimHolder:
 @dataclass(frozen=True)
 class ClaimResult:
     won: bool
-    holder: ClaimHolder | None = None  # set when the claim was lost
+    holder: ClaimHolder | None = None  # set when the claim was lost to another holder
+    capped: bool = False  # not taken: the hourly cap is reached
 
 
 class GuardrailStore(Protocol):
@@ -63,10 +64,19 @@ class GuardrailStore(Protocol):
     AWS; memory for a one-off CLI run)."""
 
     def claim(
-        self, target: str, incident_id: str, action: str, now: datetime, cooldown_seconds: int
+        self,
+        target: str,
+        incident_id: str,
+        action: str,
+        now: datetime,
+        cooldown_seconds: int,
+        *,
+        cap: int | None = None,
     ) -> ClaimResult:
         """Take the target unless another incident acted on it inside the cooldown, or this
-        incident already claimed it (at any time): the idempotency point."""
+        incident already claimed it (at any time): the idempotency point. With `cap`, also take
+        one action of the current clock hour's cap, atomically with the claim: a claim is won
+        only with a slot, and a capped attempt leaves neither behind."""
         ...
 
     def settle(
@@ -76,23 +86,18 @@ class GuardrailStore(Protocol):
         outcome: Literal["executed", "failed"],
         detail: str,
         now: datetime,
-    ) -> None: ...
-
-    def release(self, target: str, incident_id: str) -> None:
-        """Give back a claim that was not used (e.g. the hourly cap was reached)."""
+    ) -> None:
+        """Record the claimed action's outcome and count it for the circuit breaker (a success
+        resets the failures, a failure adds one), atomically."""
         ...
 
-    def take_rate_slot(self, now: datetime, cap: int) -> bool:
-        """Count one action in the current clock hour if fewer than `cap` were taken."""
+    def release(self, target: str, incident_id: str) -> None:
+        """Give back a claim that was not used."""
         ...
 
     def breaker_failures(self, now: datetime, window_seconds: int) -> int:
         """Failures counted since the last success, or 0 if the last failure is older than the window."""
         ...
-
-    def record_failure(self, now: datetime) -> None: ...
-
-    def record_success(self, now: datetime) -> None: ...
 
 
 class KillSwitchReader(Protocol):

@@ -6,18 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from credfix.adapters.aws import ClientFactory
 from credfix.config import Settings
 from credfix.core.remediate.engine import remediate
+from credfix.core.remediate.guardrails import BREAKER_WINDOW_SECONDS
 from credfix.core.remediate.model import Alerter, GuardrailStore, KillSwitchReader, VerifyScheduler
 from credfix.keys import find_key_ids, redact
 from credfix.models.incident import Action, Incident, TimelineEntry
 
 
-class IncidentReader(Protocol):
-    def get(self, access_key_id: str) -> Incident | None: ...
+class IncidentRead(Protocol):
+    """The incident and the breaker as read once at the start of the act step."""
+
+    @property
+    def incident(self) -> Incident | None: ...
+    def breaker_failures(self, now: datetime, window_seconds: int) -> int: ...
 
 
 class RecordedIncident(Protocol):
@@ -28,8 +33,16 @@ class RecordedIncident(Protocol):
 
 
 class Recorder(Protocol):
+    def load(self, access_key_id: str) -> IncidentRead: ...
+
     def record(
-        self, access_key_id: str, incident_id: str, actions: list[Action], timeline: list[TimelineEntry]
+        self,
+        access_key_id: str,
+        incident_id: str,
+        actions: list[Action],
+        timeline: list[TimelineEntry],
+        *,
+        read: Any = None,
     ) -> RecordedIncident: ...
 
     def mark_followed_up(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
@@ -72,7 +85,6 @@ def act_on_incident(
     access_key_id: str,
     incident_id: str,
     *,
-    incidents: IncidentReader,
     recorder: Recorder,
     client_for: ClientFactory,
     settings: Settings,
@@ -83,16 +95,28 @@ def act_on_incident(
     now: datetime | None = None,
     route: Callable[[list[str]], ClientFactory] | None = None,
 ) -> ActOutcome:
-    """`route` (organisation mode) picks the clients of the incident's account."""
+    """`route` (organisation mode) picks the clients of the incident's account.
+
+    The incident is read once (with the breaker); the record is written conditioned on the
+    version of that read, so a concurrent record still makes it re-read and merge."""
     now = now or datetime.now(UTC)
-    incident = incidents.get(access_key_id)
+    read = recorder.load(access_key_id)
+    incident = read.incident
     if incident is None or incident.incident_id != incident_id:
         # The key's incident was re-opened since this message was sent: nothing to act on.
         return ActOutcome(incident_id, [], False, f"incident for {redact(access_key_id)} superseded or gone")
     if route is not None:
         client_for = route(incident.accounts)
-    actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
-    recorded = recorder.record(access_key_id, incident_id, actions, timeline_for(actions, now))
+    actions = remediate(
+        incident,
+        client_for,
+        settings,
+        store,
+        kill_switch=kill_switch,
+        now=now,
+        breaker_failures=read.breaker_failures(now, BREAKER_WINDOW_SECONDS),
+    )
+    recorded = recorder.record(access_key_id, incident_id, actions, timeline_for(actions, now), read=read)
     if recorded.followed_up:
         return ActOutcome(incident_id, actions, False, "alert and verification already sent")
     alerter.incident_remediated(recorded.incident)
