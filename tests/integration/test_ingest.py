@@ -307,3 +307,59 @@ def test_many_batches_and_many_sources_keep_counting_with_a_source_cap(pipeline:
     assert (
         item["source_counts"][next(h for h, v in item["source_info"].items() if v["ip"] == "10.0.0.1")] == 60
     )
+
+
+def test_worker_remembering_an_incident_counts_into_the_one_another_worker_reopened(
+    pipeline: LocalPipeline,
+) -> None:
+    """A worker keeps what it learnt of a key's incident (its id, stored sources, announced) to
+    send less on later batches. Another worker re-opens the incident meanwhile: the first
+    worker's next batch must land in the new incident with its source listed, and must not
+    announce it a second time."""
+    worker_a = _store(pipeline, reopen_after=timedelta(minutes=30))
+    worker_b = _store(pipeline, reopen_after=timedelta(minutes=30))
+    queues = _queues(pipeline)
+    t0 = datetime.now(UTC)
+    ingest_batch(_batch([cloudtrail_event(KEY, source_ip="10.0.0.1")] * 3, "a"), worker_a, queues, t0)
+    ingest_batch(_batch([cloudtrail_event(KEY, source_ip="10.0.0.1")], "a2"), worker_a, queues, t0)
+    first_id = incident_item(pipeline)["incident_id"]
+    pipeline.ddb.update_item(
+        TableName=pipeline.names.table,
+        Key={"pk": {"S": key_pk(KEY)}},
+        UpdateExpression="SET #s = :r, closed_at = :c",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "resolved"}, ":c": {"S": t0.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+    )
+    later = t0 + timedelta(minutes=31)
+    ingest_batch(_batch([cloudtrail_event(KEY, source_ip="10.0.0.2")], "b"), worker_b, queues, later)
+    second_id = incident_item(pipeline)["incident_id"]
+    assert second_id != first_id
+
+    report = ingest_batch(
+        _batch([cloudtrail_event(KEY, source_ip="10.0.0.1")] * 2, "c"), worker_a, queues, later
+    )
+
+    assert report.accepted == 2 and not report.failed_message_ids and not report.opened
+    item = incident_item(pipeline)
+    assert item["incident_id"] == second_id and item["event_count"] == 3
+    assert sorted(v["ip"] for v in item["source_info"].values()) == ["10.0.0.1", "10.0.0.2"]
+    assert sorted(int(n) for n in item["source_counts"].values()) == [1, 2]
+    assert [m["incident_id"] for m in opened_messages(pipeline)] == [first_id, second_id]
+
+
+def test_worker_learns_sources_other_workers_stored_before_adding_its_own(pipeline: LocalPipeline) -> None:
+    """Sources are capped per incident (MAX_SOURCES): a worker that remembers the incident
+    must still see the sources others added before it lists new ones of its own."""
+    from credfix.adapters.incidents import MAX_SOURCES
+
+    worker_a, worker_b, queues = _store(pipeline), _store(pipeline), _queues(pipeline)
+    now = datetime.now(UTC)
+    ingest_batch(_batch([cloudtrail_event(KEY, source_ip="10.1.0.0")], "a"), worker_a, queues, now)
+    others = [cloudtrail_event(KEY, source_ip=f"10.2.0.{i}") for i in range(MAX_SOURCES - 1)]
+    ingest_batch(_batch(others, "b"), worker_b, queues, now)
+    mine = [cloudtrail_event(KEY, source_ip=f"10.3.0.{i}") for i in range(5)]
+    report = ingest_batch(_batch(mine, "c"), worker_a, queues, now)
+    assert report.accepted == 5
+    item = incident_item(pipeline)
+    assert len(item["source_info"]) == MAX_SOURCES
+    assert item["sources_dropped"] == 5 and item["event_count"] == MAX_SOURCES + 5

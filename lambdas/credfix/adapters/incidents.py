@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from credfix.core.aggregate import KeyDelta
-from credfix.models.incident import Incident, Source
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
+
+# Imported where used: ingest never reads an incident, and the model costs ~11 ms of cold start.
+if TYPE_CHECKING:
+    from credfix.models.incident import Incident
 
 ANNOUNCE_LEASE = timedelta(seconds=90)  # longer than one send; shorter than SQS's redelivery
 TOKEN_SLOTS = 64  # remembered batches per key; a redelivery lands in the slot it wrote
@@ -45,6 +48,26 @@ class RecordResult:
     announce: bool = False
 
 
+@dataclass
+class _Seen:
+    """What this process knows of a key's current incident. Every counting write is conditional
+    on `incident_id`, so this can only be stale in ways the write detects or that are harmless."""
+
+    incident_id: str
+    sources: set[str] = field(default_factory=set)  # hashes in source_info (never removed)
+    first_seen: str = "~"  # the stored first_seen or later: it only ever moves back
+    announced: bool = False  # goes False -> True once per incident id, never back
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> _Seen:
+        return cls(
+            str(item["incident_id"]),
+            set(item.get("source_info", {})),
+            str(item.get("first_seen", "~")),
+            item.get("announced") is not False,  # items without the flag count as announced
+        )
+
+
 def key_pk(access_key_id: str) -> str:
     return f"key#{access_key_id}"
 
@@ -62,10 +85,9 @@ class IncidentStore:
         self._ddb = client
         self._table = table_name
         self._reopen_after = reopen_after
-        # Keys this process has seen open: their next batch tries the cheap update first.
-        # Keys this process has seen open, with the source hashes stored for each: their next
-        # batch tries the cheap counting write first, and new sources stop at MAX_SOURCES.
-        self._known_open: dict[str, set[str]] = {}
+        # Keys this process has seen open: their next batch tries the cheap counting write first,
+        # sends only what the stored incident lacks, and new sources stop at MAX_SOURCES.
+        self._known_open: dict[str, _Seen] = {}
 
     @needs("ingest", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult:
@@ -81,8 +103,11 @@ class IncidentStore:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 old = from_item(exc.response.get("Item") or {})
+                if old:
+                    self._known_open[delta.access_key_id] = _Seen.of(old)
+                else:
+                    self._known_open.pop(delta.access_key_id, None)
                 if old and old.get("batch_tokens", {}).get(slot) == token:
-                    self._known_open[delta.access_key_id] = set(old.get("source_info", {}))
                     return RecordResult("duplicate", str(old["incident_id"]), _unannounced(old, now))
                 try_open = not old or self._reopenable(old, now)
                 continue
@@ -158,19 +183,26 @@ class IncidentStore:
             archived = dict(old)
             archived["pk"] = {"S": f"incident#{from_item(old)['incident_id']}"}
             self._ddb.put_item(TableName=self._table, Item=archived)
-        self._known_open[delta.access_key_id] = {h for h, _ in kept}
+        self._known_open[delta.access_key_id] = _Seen(
+            incident_id, {h for h, _ in kept}, iso_z(delta.first_seen), announced=False
+        )
         return "opened", incident_id, False
 
     def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
+        """The counting write. Sources already stored get only their count and time (their
+        `source_info` is there for good); the answer is the whole old item only when this
+        process must learn something from it (a new source, an unconfirmed announcement):
+        for a storm's steady state request and answer stay small (docs/performance.md §2)."""
         assert delta.first_seen and delta.last_seen
-        known = self._known_open.get(delta.access_key_id, set())
-        room = MAX_SOURCES - len(known)
+        seen = self._known_open[delta.access_key_id]
+        room = MAX_SOURCES - len(seen.sources)
         written: set[str] = set()
         names: dict[str, str] = {"#status": "status", "#slot": slot}
         values: dict[str, Any] = {
             ":n": delta.count,
             ":last": iso_z(delta.last_seen),
             ":token": token,
+            ":id": seen.incident_id,
             ":resolved": "resolved",
             ":cutoff": iso_z(now - self._reopen_after),
             ":expires": int((now + RETENTION).timestamp()),
@@ -178,17 +210,17 @@ class IncidentStore:
         sets = ["last_seen = :last", "batch_tokens.#slot = :token", "expires_at = :expires"]
         dropped = delta.sources_dropped
         for i, (h, src) in enumerate(delta.sources.items()):
-            if h not in known:
+            if h not in seen.sources:
                 if room <= 0:  # a new source beyond the cap: counted, not listed
                     dropped += src.count
                     continue
                 room -= 1
-            written.add(h)
+                written.add(h)
+                values[f":i{i}"] = {"ip": src.ip, "ua": src.user_agent}
+                sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
             values[":zero"] = 0
             names[f"#h{i}"] = h
-            values[f":i{i}"] = {"ip": src.ip, "ua": src.user_agent}
             values[f":c{i}"] = src.count
-            sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
             sets.append(f"source_counts.#h{i} = if_not_exists(source_counts.#h{i}, :zero) + :c{i}")
             if src.last_seen:  # verify compares these event times with the action time
                 values[f":l{i}"] = iso_z(src.last_seen)
@@ -212,35 +244,49 @@ class IncidentStore:
         vals[":regions"] = {"SS": sorted(delta.regions)}
         vals[":evsrc"] = {"SS": sorted(delta.event_sources)}
         vals[":accounts"] = {"SS": sorted(delta.accounts)}
+        # The old item only when it teaches something: other workers' sources (before adding
+        # ours against the cap) or whether the incident's announcement was confirmed.
+        whole = bool(written) or not seen.announced
+        condition = (
+            "incident_id = :id AND (#status <> :resolved OR closed_at > :cutoff) "
+            "AND (attribute_not_exists(batch_tokens.#slot) OR batch_tokens.#slot <> :token)"
+        )
+        if written:  # other workers may have listed sources since: the cap holds all the same
+            condition += " AND size(source_info) <= :roomfor"
+            vals[":roomfor"] = {"N": str(MAX_SOURCES - len(written))}
         resp = self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": key_pk(delta.access_key_id)}},
             UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
-            ConditionExpression=(
-                "attribute_exists(pk) AND (#status <> :resolved OR closed_at > :cutoff) "
-                "AND (attribute_not_exists(batch_tokens.#slot) OR batch_tokens.#slot <> :token)"
-            ),
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=vals,
-            ReturnValues="ALL_OLD",
+            ReturnValues="ALL_OLD" if whole else "UPDATED_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-        old = from_item(resp["Attributes"])
-        self._known_open[delta.access_key_id] = set(old.get("source_info", {})) | written
-        self._repair_window(delta, old)
-        return "counted", str(old["incident_id"]), _unannounced(old, now)
+        if whole:
+            old = from_item(resp["Attributes"])
+            fresh = self._known_open[delta.access_key_id] = _Seen.of(old)
+            fresh.sources |= written
+            self._repair_window(delta, fresh, str(old.get("last_seen", "")))
+            return "counted", fresh.incident_id, _unannounced(old, now)
+        old_last = resp.get("Attributes", {}).get("last_seen", {}).get("S", "")
+        self._repair_window(delta, seen, old_last)
+        return "counted", seen.incident_id, False
 
-    def _repair_window(self, delta: KeyDelta, old: dict[str, Any]) -> None:
+    def _repair_window(self, delta: KeyDelta, seen: _Seen, old_last: str) -> None:
         """Out-of-order delivery: a late batch must not move last_seen back or miss first_seen.
 
-        The main update cannot express min/max, so only the rare late batch pays one more write.
+        The main update cannot express min/max, so only the rare late batch pays one more write
+        (conditional: a first_seen this process knows too late only costs a write that does nothing).
         """
         assert delta.first_seen and delta.last_seen
-        old_last = str(old.get("last_seen", ""))
         if old_last > iso_z(delta.last_seen):
             self._set_if(delta.access_key_id, "last_seen", old_last, "<")
-        if str(old.get("first_seen", "~")) > iso_z(delta.first_seen):
-            self._set_if(delta.access_key_id, "first_seen", iso_z(delta.first_seen), ">")
+        first = iso_z(delta.first_seen)
+        if seen.first_seen > first:
+            self._set_if(delta.access_key_id, "first_seen", first, ">")
+            seen.first_seen = first
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def _set_if(self, access_key_id: str, attr: str, value: str, op: Literal["<", ">"]) -> None:
@@ -313,6 +359,10 @@ class IncidentStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise  # re-opened meanwhile: that incident announces itself
+            return
+        seen = self._known_open.get(access_key_id)
+        if seen and seen.incident_id == incident_id:
+            seen.announced = True
 
     @needs("triage", "dynamodb:GetItem", on="incidents-table")
     def get(self, access_key_id: str) -> Incident | None:
@@ -330,6 +380,8 @@ def _unannounced(old: dict[str, Any], now: datetime) -> bool:
 
 
 def to_incident(item: dict[str, Any]) -> Incident:
+    from credfix.models.incident import Incident, Source
+
     info: dict[str, Any] = item.get("source_info", {})
     counts: dict[str, Any] = item.get("source_counts", {})
     last_seen: dict[str, Any] = item.get("source_last_seen", {})

@@ -45,12 +45,16 @@ class KeyDelta:
     sources_dropped: int = 0
     session_issuers: set[str] = field(default_factory=set)
 
-    def add(self, event: CloudTrailEvent, message_id: str) -> None:
+    def add(self, event: CloudTrailEvent, message_id: str, source_name: str | None = None) -> None:
+        """Count one record; `source_name` is its source_hash when the caller has it already."""
         d = event.detail
+        at = d.event_time
         self.message_ids.append(message_id)
         self.count += 1
-        self.first_seen = d.event_time if self.first_seen is None else min(self.first_seen, d.event_time)
-        self.last_seen = d.event_time if self.last_seen is None else max(self.last_seen, d.event_time)
+        if self.first_seen is None or at < self.first_seen:
+            self.first_seen = at
+        if self.last_seen is None or at > self.last_seen:
+            self.last_seen = at
         if d.error_code:
             self.error_codes.add(d.error_code)
         self.regions.add(d.aws_region)
@@ -64,7 +68,7 @@ class KeyDelta:
             and len(self.session_issuers) < 5
         ):
             self.session_issuers.add(context.session_issuer.arn)
-        name = source_hash(d.source_ip_address, d.user_agent)
+        name = source_name or source_hash(d.source_ip_address, d.user_agent)
         src = self.sources.get(name)
         if src is None:
             if len(self.sources) >= MAX_SOURCES_PER_BATCH:
@@ -72,7 +76,8 @@ class KeyDelta:
                 return
             src = self.sources[name] = SourceDelta(d.source_ip_address, d.user_agent)
         src.count += 1
-        src.last_seen = d.event_time if src.last_seen is None else max(src.last_seen, d.event_time)
+        if src.last_seen is None or at > src.last_seen:
+            src.last_seen = at
 
     def batch_token(self) -> str:
         """Same records, same token: a redelivered batch is recognised and not counted twice."""
@@ -82,8 +87,18 @@ class KeyDelta:
 
 def aggregate(events: list[tuple[str, CloudTrailEvent]]) -> dict[str, KeyDelta]:
     deltas: dict[str, KeyDelta] = {}
+    # A storm repeats a few (IP, user agent) pairs: hash each pair once per batch.
+    names: dict[tuple[str | None, str | None], str] = {}
     for message_id, event in events:
-        key = event.detail.user_identity.access_key_id
+        d = event.detail
+        key = d.user_identity.access_key_id
         assert key  # parse_event guarantees it
-        deltas.setdefault(key, KeyDelta(key)).add(event, message_id)
+        delta = deltas.get(key)
+        if delta is None:
+            delta = deltas[key] = KeyDelta(key)
+        pair = (d.source_ip_address, d.user_agent)
+        name = names.get(pair)
+        if name is None:
+            name = names[pair] = source_hash(*pair)
+        delta.add(event, message_id, name)
     return deltas

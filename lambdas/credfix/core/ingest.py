@@ -9,8 +9,8 @@ the queue's maxReceiveCount, moved to the DLQ by the redrive policy).
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from credfix.adapters.incidents import RecordResult
 from credfix.adapters.queues import SetAside
 from credfix.core.aggregate import KeyDelta, aggregate
 from credfix.keys import redact
-from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_event
+from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_body
 
 
 def describe(exc: Exception) -> str:
@@ -68,7 +68,7 @@ class IngestReport:
 
 
 def ingest_batch(
-    records: list[dict[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     store: Store,
     notifier: Notifier,
     now: datetime,
@@ -83,11 +83,7 @@ def ingest_batch(
         try:
             if not isinstance(body, str):
                 raise Rejected("SQS message has no text body")
-            try:
-                raw = json.loads(body)
-            except ValueError:
-                raise Rejected("body is not JSON") from None
-            events.append((message_id, parse_event(raw, accepted_errors=accepted_errors)))
+            events.append((message_id, parse_body(body, accepted_errors=accepted_errors)))
         except Rejected as rejected:
             set_aside.append(SetAside(message_id, body if isinstance(body, str) else "", rejected.reason))
 
