@@ -24,15 +24,18 @@ from bench.common import ACCOUNT, REGION, lambda_environ, median, python_module,
 
 EVENTS = 20_000
 BATCH = 1000
+# The peer design (one Lambda invocation per event) is timed on this many single-event
+# invocations of the same handler, after the storm (warm, as a busy peer function would be).
+SINGLE_EVENTS = 300
 # Who fails: one crash-looping service dominates, a CI fleet and a stray laptop follow.
 KEYS = (("AKIAY34FZKBOKMUTVV7A", 0.90), ("AKIAY34FZKBOPQRSTUVW", 0.09), ("AKIAY34FZKBOABCDEFGH", 0.01))
 SOURCE_IPS = ("10.0.1.25", "10.0.1.26", "10.0.2.14", "10.0.2.15", "203.0.113.9")
 
 
-def storm_events(count: int = EVENTS) -> list[dict[str, Any]]:
+def storm_events(count: int = EVENTS, start: datetime | None = None) -> list[dict[str, Any]]:
     from harness.records import FARGATE_UA, RUNNER_UA, cloudtrail_event
 
-    start = datetime.now(UTC) - timedelta(hours=1)
+    start = start or datetime.now(UTC) - timedelta(hours=1)
     events = []
     for i in range(count):
         share = (i % 100) / 100
@@ -105,10 +108,20 @@ def measure(events: int = EVENTS, batch: int = BATCH) -> dict[str, Any]:
         with batches_file.open("w") as f:
             for event in sqs_batches(storm, queue_arn, batch):
                 f.write(json.dumps(event) + "\n")
+        # The peer design's unit of work: the same kind of events, one per invocation, fresh
+        # (new message ids, event times after the storm's, as a continuing storm sends them).
+        singles_file = Path(tmp) / "singles.json"
+        storm_end = datetime.fromisoformat(storm[-1]["detail"]["eventTime"].replace("Z", "+00:00"))
+        with singles_file.open("w") as f:
+            for event in sqs_batches(storm_events(SINGLE_EVENTS, start=storm_end), queue_arn, 1):
+                f.write(json.dumps(event) + "\n")
         out = Path(tmp) / "result.json"
         env = {**lambda_environ("ingest", endpoint=aws.url), **pipeline.environ()}
         run_child(
-            python_module("bench.storm", "child", str(batches_file), str(aws.process.pid), str(out)), env
+            python_module(
+                "bench.storm", "child", str(batches_file), str(aws.process.pid), str(out), str(singles_file)
+            ),
+            env,
         )
         child: dict[str, Any] = json.loads(out.read_text())
         items = pipeline.ddb.scan(TableName=pipeline.names.table)["Items"]
@@ -130,6 +143,12 @@ def measure(events: int = EVENTS, batch: int = BATCH) -> dict[str, Any]:
         "meets_target": per_event <= 3 * floor_per_event,
         "handler_cpu_ms_per_batch_median": round(median(child["handler_cpu_ms_per_batch"]), 1),
         "handler_wall_ms_per_batch_median": round(median(child["handler_wall_ms_per_batch"]), 1),
+        "single_event_invocations": len(child["single_wall_ms"]),
+        "single_event_wall_ms_median": round(median(child["single_wall_ms"]), 2),
+        "single_event_cpu_ms_median": round(median(child["single_cpu_ms"]), 2),
+        "single_event_dynamodb_writes": child["single_dynamodb_writes"],
+        "single_event_failures": child["single_failures"],
+        "single_event_calls": child["single_calls"],
         "moto_cpu_us_per_event": round(child["moto_cpu_s"] / events * 1e6, 2),
         "dynamodb_writes_per_1000_events": round(child["dynamodb_writes"] * per_thousand, 2),
         "dynamodb_calls": child["dynamodb_calls"],
@@ -156,7 +175,7 @@ def item_size(item: dict[str, Any]) -> int:
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
-def child(batches_path: str, moto_pid: str, out_path: str) -> None:
+def child(batches_path: str, moto_pid: str, out_path: str, singles_path: str) -> None:
     """Runs in the measured process: the handler as Lambda would run it, batch after batch."""
     import cProfile
     import pstats
@@ -168,19 +187,21 @@ def child(batches_path: str, moto_pid: str, out_path: str) -> None:
     with open(batches_path) as f:
         batch_count = sum(1 for _ in f)
     lines = open(batches_path)  # noqa: SIM115  # read lazily: one batch in memory at a time
-    started = time.perf_counter()
-    from credfix.adapters.aws import client
-    from credfix.handlers import ingest
-    from harness.pipeline import LambdaContext
-
-    init_ms = (time.perf_counter() - started) * 1000
     calls: Counter[str] = Counter()
 
     def count(model: Any, **_: Any) -> None:
         calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
-    for service in ("dynamodb", "sqs"):
-        client(service).meta.events.register(f"before-call.{service}", count)
+    started = time.perf_counter()
+    from credfix.adapters.aws import _session
+
+    # On the one session every credfix client is made from, before the handler makes them:
+    # each client copies the session's hooks, whatever configuration it is created with.
+    _session()._session.register("before-call", count)
+    from credfix.handlers import ingest
+    from harness.pipeline import LambdaContext
+
+    init_ms = (time.perf_counter() - started) * 1000
 
     moto = int(moto_pid)
     handler_cpu: list[float] = []
@@ -212,6 +233,22 @@ def child(batches_path: str, moto_pid: str, out_path: str) -> None:
         reverse=True,
     )[:12]
     ddb = {k: v for k, v in counted.items() if k.startswith("dynamodb:")}
+
+    # The peer design: the same handler, one event per invocation (warm).
+    calls.clear()
+    single_wall: list[float] = []
+    single_cpu: list[float] = []
+    single_failures = 0
+    with open(singles_path) as singles:
+        for line in singles:
+            event = json.loads(line)
+            w0, c0 = time.perf_counter(), time.process_time()
+            response = ingest.handler(event, LambdaContext("credfix-ingest"))
+            single_cpu.append(time.process_time() - c0)
+            single_wall.append(time.perf_counter() - w0)
+            single_failures += len(response.get("batchItemFailures", []))
+    single_writes = sum(v for k, v in calls.items() if k.split(":")[1] in DYNAMODB_WRITES)
+    single_calls = dict(calls)
     result = {
         "invocations": batch_count - 1,
         "init_ms": init_ms,
@@ -224,6 +261,11 @@ def child(batches_path: str, moto_pid: str, out_path: str) -> None:
         "dynamodb_writes": sum(v for k, v in ddb.items() if k.split(":")[1] in DYNAMODB_WRITES),
         "sqs_calls": {k: v for k, v in counted.items() if k.startswith("sqs:")},
         "batch_item_failures": failures,
+        "single_wall_ms": [x * 1000 for x in single_wall],
+        "single_cpu_ms": [x * 1000 for x in single_cpu],
+        "single_dynamodb_writes": single_writes,
+        "single_calls": single_calls,
+        "single_failures": single_failures,
         "maxrss_kb": peak_rss_kb(),
         "profile_top": [{"function": name, "self_cpu_ms": round(t * 1000, 1)} for t, name in top],
     }
@@ -231,4 +273,4 @@ def child(batches_path: str, moto_pid: str, out_path: str) -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["child"]:
-    child(*sys.argv[2:5])
+    child(*sys.argv[2:6])

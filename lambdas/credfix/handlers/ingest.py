@@ -37,7 +37,10 @@ _batch = TypeAdapter(SqsBatch)
 logger = Logger(service="credfix-ingest")
 metrics = Metrics(namespace="credfix", service="ingest")
 _cfg = settings()
-_store = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
+# The storm's hot path: requests built by IncidentStore alone, validated by DynamoDB itself.
+_store = IncidentStore(
+    client("dynamodb", validate_params=False), _cfg.table_name, reopen_after=_cfg.reopen_after
+)
 _queues = Queues(client("sqs"), work_queue_url=_cfg.work_queue_url, dead_letter_url=_cfg.events_dlq_url)
 # Everything made so far (boto3's service models, pydantic's validators) lives as long as the
 # process: keep it out of the cyclic GC, whose full collections otherwise rescan it all, about
