@@ -72,11 +72,15 @@ print(json.dumps({{"clients": made}}))
 FLOOR_SQS = 'import boto3\nboto3.client("sqs")'
 # The libraries alone: the handler's own third-party imports (pydantic and the Powertools
 # modules it imports, in its order: Powertools' batch utility skips its pydantic models when
-# pydantic is not loaded yet), the Logger and Metrics it creates, then the floor's clients.
-# The gap between this and the handler is credfix's own code.
+# pydantic is not loaded yet), the Logger and Metrics it creates, one trivial pydantic model
+# (pydantic loads its schema machinery on the first model any user defines), then the floor's
+# clients. The gap between this and the handler is credfix's own code.
 LIBRARIES = """\
 {imports}
 from aws_lambda_powertools import Logger as _Logger, Metrics as _Metrics
+from pydantic import BaseModel as _BaseModel
+class _First(_BaseModel):
+    x: int
 _Logger(service="x")
 _Metrics(namespace="credfix", service="x")
 {floor}
