@@ -2,17 +2,27 @@
 
 A crash-looping workload sends thousands of identical failures a minute; aggregating per
 key per batch is what keeps DynamoDB at one write per key per batch.
+
+Records are first grouped by their `Signature`, everything a delta keeps of a record except
+its time and message id: a storm's thousand records are a handful of signatures, so the
+per-record work is one tuple and two appends, and the sets, source hashes and caps are
+worked out once per signature (`fold`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from credfix.models.cloudtrail import CloudTrailEvent
 
 MAX_SOURCES_PER_BATCH = 20
+MAX_SESSION_ISSUERS = 5
+
+# access key ID, source IP, user agent, error code, region, event source, account, session issuer ARN
+Signature = tuple[str, str | None, str | None, str | None, str, str, str, str | None]
 
 
 def source_hash(ip: str | None, user_agent: str | None) -> str:
@@ -33,7 +43,7 @@ class KeyDelta:
     """What one batch adds to the incident of one access key."""
 
     access_key_id: str
-    message_ids: list[str] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)  # in the batch's order
     count: int = 0
     first_seen: datetime | None = None
     last_seen: datetime | None = None
@@ -41,43 +51,9 @@ class KeyDelta:
     regions: set[str] = field(default_factory=set)
     event_sources: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
-    sources: dict[str, SourceDelta] = field(default_factory=dict)
+    sources: dict[str, SourceDelta] = field(default_factory=dict)  # first seen first
     sources_dropped: int = 0
-    session_issuers: set[str] = field(default_factory=set)
-
-    def add(self, event: CloudTrailEvent, message_id: str, source_name: str | None = None) -> None:
-        """Count one record; `source_name` is its source_hash when the caller has it already."""
-        d = event.detail
-        at = d.event_time
-        self.message_ids.append(message_id)
-        self.count += 1
-        if self.first_seen is None or at < self.first_seen:
-            self.first_seen = at
-        if self.last_seen is None or at > self.last_seen:
-            self.last_seen = at
-        if d.error_code:
-            self.error_codes.add(d.error_code)
-        self.regions.add(d.aws_region)
-        self.event_sources.add(d.event_source)
-        self.accounts.add(d.recipient_account_id or event.account or "unknown")
-        context = d.user_identity.session_context
-        if (
-            context
-            and context.session_issuer
-            and context.session_issuer.arn
-            and len(self.session_issuers) < 5
-        ):
-            self.session_issuers.add(context.session_issuer.arn)
-        name = source_name or source_hash(d.source_ip_address, d.user_agent)
-        src = self.sources.get(name)
-        if src is None:
-            if len(self.sources) >= MAX_SOURCES_PER_BATCH:
-                self.sources_dropped += 1
-                return
-            src = self.sources[name] = SourceDelta(d.source_ip_address, d.user_agent)
-        src.count += 1
-        if src.last_seen is None or at > src.last_seen:
-            src.last_seen = at
+    session_issuers: set[str] = field(default_factory=set)  # the first few seen
 
     def batch_token(self) -> str:
         """Same records, same token: a redelivered batch is recognised and not counted twice."""
@@ -85,20 +61,84 @@ class KeyDelta:
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
-def aggregate(events: list[tuple[str, CloudTrailEvent]]) -> dict[str, KeyDelta]:
-    deltas: dict[str, KeyDelta] = {}
-    # A storm repeats a few (IP, user agent) pairs: hash each pair once per batch.
-    names: dict[tuple[str | None, str | None], str] = {}
+@dataclass
+class Groups:
+    """Records grouped by signature: each signature's event times (timezone-aware) and the
+    message ids of its key (one list per key, shared by the key's signatures, so that the
+    ids stay in the batch's order)."""
+
+    signatures: dict[Signature, tuple[list[datetime], list[str]]] = field(default_factory=dict)
+    key_ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, signature: Signature, at: datetime, message_id: str) -> None:
+        # ingest's hot loop (core/ingest.py, _group_bodies) does the same inline
+        group = self.signatures.get(signature)
+        if group is None:
+            group = self.signatures[signature] = ([], self.key_ids.setdefault(signature[0], []))
+        group[0].append(at)
+        group[1].append(message_id)
+
+    def deltas(self) -> dict[str, KeyDelta]:
+        """One delta per key, as if each record had been added to it in the batch's order:
+        the first MAX_SOURCES_PER_BATCH distinct sources are kept (the rest only counted), and
+        the first MAX_SESSION_ISSUERS session issuers."""
+        deltas: dict[str, KeyDelta] = {}
+        names: dict[tuple[str | None, str | None], str] = {}  # each pair hashed once per batch
+        for signature, (times, _) in self.signatures.items():
+            key, ip, user_agent, code, region, event_source, account, issuer = signature
+            delta = deltas.get(key)
+            if delta is None:
+                delta = deltas[key] = KeyDelta(key, message_ids=self.key_ids[key])
+            count, first, last = len(times), min(times), max(times)
+            delta.count += count
+            if delta.first_seen is None or first < delta.first_seen:
+                delta.first_seen = first
+            if delta.last_seen is None or last > delta.last_seen:
+                delta.last_seen = last
+            if code:
+                delta.error_codes.add(code)
+            delta.regions.add(region)
+            delta.event_sources.add(event_source)
+            delta.accounts.add(account)
+            if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
+                delta.session_issuers.add(issuer)
+            pair = (ip, user_agent)
+            name = names.get(pair)
+            if name is None:
+                name = names[pair] = source_hash(ip, user_agent)
+            source = delta.sources.get(name)
+            if source is None:
+                if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
+                    delta.sources_dropped += count
+                    continue
+                source = delta.sources[name] = SourceDelta(ip, user_agent)
+            source.count += count
+            if source.last_seen is None or last > source.last_seen:
+                source.last_seen = last
+        return deltas
+
+
+def signature_of(event: CloudTrailEvent) -> Signature:
+    d = event.detail
+    key = d.user_identity.access_key_id
+    assert key  # parse_event guarantees it
+    context = d.user_identity.session_context
+    issuer = context.session_issuer.arn if context and context.session_issuer else None
+    return (
+        key,
+        d.source_ip_address,
+        d.user_agent,
+        d.error_code,
+        d.aws_region,
+        d.event_source,
+        d.recipient_account_id or event.account or "unknown",
+        issuer,
+    )
+
+
+def aggregate(events: Iterable[tuple[str, CloudTrailEvent]]) -> dict[str, KeyDelta]:
+    """Deltas of parsed events (message id, event), per access key."""
+    groups = Groups()
     for message_id, event in events:
-        d = event.detail
-        key = d.user_identity.access_key_id
-        assert key  # parse_event guarantees it
-        delta = deltas.get(key)
-        if delta is None:
-            delta = deltas[key] = KeyDelta(key)
-        pair = (d.source_ip_address, d.user_agent)
-        name = names.get(pair)
-        if name is None:
-            name = names[pair] = source_hash(*pair)
-        delta.add(event, message_id, name)
-    return deltas
+        groups.add(signature_of(event), event.detail.event_time, message_id)
+    return groups.deltas()

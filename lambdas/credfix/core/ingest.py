@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from pydantic import ValidationError
 
 from credfix.adapters.incidents import RecordResult
 from credfix.adapters.queues import SetAside
-from credfix.core.aggregate import KeyDelta, aggregate
+from credfix.core.aggregate import Groups, KeyDelta
 from credfix.keys import redact
-from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_body
+from credfix.models.cloudtrail import (
+    CREDENTIAL_ERRORS,
+    DETAIL_TYPE,
+    CloudTrailRecord,
+    Rejected,
+    classify,
+    read_body,
+    validate_record_json,
+)
 
 
 def describe(exc: Exception) -> str:
@@ -67,15 +77,17 @@ class IngestReport:
         return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
 
 
-def ingest_batch(
-    records: Sequence[Mapping[str, Any]],
-    store: Store,
-    notifier: Notifier,
-    now: datetime,
-    accepted_errors: tuple[str, ...] = CREDENTIAL_ERRORS,
-) -> IngestReport:
-    report = IngestReport()
-    events: list[tuple[str, CloudTrailEvent]] = []
+def group_bodies(
+    records: Sequence[Mapping[str, Any]], accepted_errors: Collection[str] = CREDENTIAL_ERRORS
+) -> tuple[Groups, list[SetAside]]:
+    """Each SQS record's body parsed, classified and grouped for counting, or set aside with
+    the reason `parse_body` gives. The storm's hot loop: one pass per record, no objects but
+    the validated dicts and one signature tuple."""
+    groups = Groups()
+    signatures = groups.signatures
+    key_ids = groups.key_ids
+    accepted = frozenset(accepted_errors)
+    checked_keys: set[str] = set()  # key IDs classify() let through in this batch
     set_aside: list[SetAside] = []
     for record in records:
         message_id = str(record.get("messageId", ""))
@@ -83,10 +95,63 @@ def ingest_batch(
         try:
             if not isinstance(body, str):
                 raise Rejected("SQS message has no text body")
-            events.append((message_id, parse_body(body, accepted_errors=accepted_errors)))
+            try:
+                event: CloudTrailRecord = validate_record_json(body)
+            except ValidationError:
+                event = read_body(body)  # the slow path: clips, or words the rejection
+            detail = event["detail"]
+            identity = detail.get("userIdentity")
+            key = identity.get("accessKeyId") if identity else None
+            code = detail.get("errorCode")
+            # Records like one classify() passed in this batch skip its key-shape regex.
+            if not (
+                key in checked_keys
+                and code in accepted
+                and event["detail-type"] == DETAIL_TYPE
+                and event["source"][:4] == "aws."
+            ):
+                reason = classify(event, accepted)
+                if reason:
+                    raise Rejected(reason)
+                assert key  # classify() guarantees it
+                checked_keys.add(key)
         except Rejected as rejected:
             set_aside.append(SetAside(message_id, body if isinstance(body, str) else "", rejected.reason))
+            continue
+        assert identity and key
+        context = identity.get("sessionContext")
+        issuer = context.get("sessionIssuer") if context else None
+        at = detail["eventTime"]
+        if at.tzinfo is None:  # CloudTrail times are UTC (as_utc)
+            at = at.replace(tzinfo=UTC)
+        signature = (
+            key,
+            detail.get("sourceIPAddress"),
+            detail.get("userAgent"),
+            code,
+            detail["awsRegion"],
+            detail["eventSource"],
+            detail.get("recipientAccountId") or event.get("account") or "unknown",
+            issuer.get("arn") if issuer else None,
+        )
+        # Groups.add, inline (about a tenth of this loop's time on a storm)
+        group = signatures.get(signature)
+        if group is None:
+            group = signatures[signature] = ([], key_ids.setdefault(key, []))
+        group[0].append(at)
+        group[1].append(message_id)
+    return groups, set_aside
 
+
+def ingest_batch(
+    records: Sequence[Mapping[str, Any]],
+    store: Store,
+    notifier: Notifier,
+    now: datetime,
+    accepted_errors: Collection[str] = CREDENTIAL_ERRORS,
+) -> IngestReport:
+    report = IngestReport()
+    groups, set_aside = group_bodies(records, accepted_errors)
     if set_aside:
         unsent = set(notifier.set_aside(set_aside))
         for item in set_aside:
@@ -95,7 +160,7 @@ def ingest_batch(
             else:
                 report.rejected[item.reason] += 1
 
-    for key, delta in aggregate(events).items():
+    for key, delta in groups.deltas().items():
         announce = False
         try:
             result = store.record(delta, now)

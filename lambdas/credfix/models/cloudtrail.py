@@ -2,26 +2,39 @@
 
 Real records vary (see the samples in tests/events/): `accessKeyId` may be missing or
 empty, `sourceIPAddress` may be IPv6, `AWS Internal` or a service name, `userAgent` is cut
-at 1 KB, and new fields appear without notice. The models accept all of that and keep
-only what credfix reads; `parse_event`/`parse_body` then decide, with a reason, whether a
-record is a credential failure credfix should count.
+at 1 KB, and new fields appear without notice. The schemas accept all of that and keep
+only what credfix reads (by CloudTrail's own field names only); `classify` then decides,
+with a reason, whether a record is a credential failure credfix should count.
 
-Cost matters here: ingest parses every record of a storm. `parse_body` validates the JSON
-text in one pass (pydantic-core parses it in Rust and skips the fields credfix does not
-read); only a record that fails that pass (bad JSON, a wrong type, text over 1 KB) takes the
-slower path through `json.loads` and `parse_event`, which clips long text and words the
-rejection. Both paths give the same result for the same record. The models do not import
-the Powertools parser package (about 40 ms of cold start for one base class).
+Two schemas, one set of rules: the pydantic models (`parse_event`: the CLI, triage and
+tests read attributes) and `CloudTrailRecord`, the same fields as TypedDicts (`parse_body`:
+ingest, which parses every record of a storm and only reads a few fields). pydantic-core
+validates a body's JSON text into the TypedDicts in one pass, about half the CPU of building
+model instances; only a record that fails that pass (bad JSON, a wrong type, text over 1 KB)
+takes the slow path through `json.loads`, which clips long text and words the rejection
+with the models' own messages. Both give the same verdict for the same record
+(tests/unit/test_parse_body.py). Neither imports the Powertools parser package (about 40 ms
+of cold start for one base class).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Container
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from credfix.keys import is_access_key_id
 
@@ -42,14 +55,19 @@ TEMPORARY_CREDENTIAL_ERRORS: tuple[str, ...] = ("ExpiredToken",)
 MAX_TEXT = 1024  # CloudTrail cuts userAgent at 1 KB; nothing longer is kept from any field
 
 # Free text credfix keeps. Longer values are clipped, not rejected: the limit makes the
-# one-pass parse fail over to `parse_event`, which clips them before validating (see _clip_raw).
+# one-pass parse fail over to the slow path, which clips them before validating (see _clip_raw).
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
-class _Lenient(BaseModel):
-    """Unknown fields are ignored (AWS adds them)."""
+# --- The models (parse_event). Field names are Python's; input is read by CloudTrail's names
+# (the aliases) only, exactly as the TypedDicts below read it.
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+class _Lenient(BaseModel):
+    """Unknown fields are ignored (AWS adds them). Built on first use: ingest only needs them
+    to word the rare rejection its one-pass parse cannot (saves cold start)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class SessionIssuer(_Lenient):
@@ -95,14 +113,12 @@ class CloudTrailDetail(_Lenient):
     def _utc(cls, value: datetime) -> datetime:
         """CloudTrail times are UTC; a time without a zone (hand-made or replayed records) is
         read as UTC, so that all times of a batch stay comparable."""
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
 
 
-class CloudTrailEvent(BaseModel):
+class CloudTrailEvent(_Lenient):
     """The EventBridge event wrapping one CloudTrail record (the fields of Powertools'
     EventBridgeModel, validated the same way, without importing its parser package)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     version: str
     id: str
@@ -117,7 +133,73 @@ class CloudTrailEvent(BaseModel):
     replay_name: str | None = Field(None, alias="replay-name")
 
 
-_validate_json = CloudTrailEvent.__pydantic_validator__.validate_json
+# --- The same fields as TypedDicts (parse_body): same names, types, limits and order (the
+# first error of a record is the same in both), keys present only when the record has them.
+
+
+class SessionIssuerFields(TypedDict):
+    type: NotRequired[Text | None]
+    arn: NotRequired[Text | None]
+    accountId: NotRequired[Text | None]
+    userName: NotRequired[Text | None]
+
+
+class SessionContextFields(TypedDict):
+    sessionIssuer: NotRequired[SessionIssuerFields | None]
+
+
+class UserIdentityFields(TypedDict):
+    type: NotRequired[Text | None]
+    principalId: NotRequired[Text | None]
+    arn: NotRequired[Text | None]
+    accountId: NotRequired[Text | None]
+    accessKeyId: NotRequired[str | None]
+    userName: NotRequired[Text | None]
+    sessionContext: NotRequired[SessionContextFields | None]
+
+
+class DetailFields(TypedDict):
+    eventVersion: NotRequired[str | None]
+    userIdentity: NotRequired[UserIdentityFields]
+    eventTime: datetime  # as sent: read it with as_utc()
+    eventSource: Text
+    eventName: Text
+    awsRegion: Text
+    sourceIPAddress: NotRequired[Text | None]
+    userAgent: NotRequired[Text | None]
+    errorCode: NotRequired[Text | None]
+    errorMessage: NotRequired[Text | None]
+    requestID: NotRequired[Text | None]
+    eventID: NotRequired[Text | None]
+    recipientAccountId: NotRequired[Text | None]
+    vpcEndpointId: NotRequired[Text | None]
+
+
+CloudTrailRecord = TypedDict(
+    "CloudTrailRecord",
+    {
+        "version": str,
+        "id": str,
+        "source": str,
+        "account": NotRequired[str | None],
+        "time": datetime,
+        "region": str,
+        "resources": list[str],
+        "detail-type": str,
+        "detail": DetailFields,
+        "replay-name": NotRequired[str | None],
+    },
+)
+
+_records = TypeAdapter(CloudTrailRecord)
+# The validator itself: TypeAdapter's wrappers cost several % on a storm.
+validate_record_json = _records.validator.validate_json
+_validate_record = _records.validator.validate_python
+
+
+def as_utc(value: datetime) -> datetime:
+    """CloudTrail times are UTC: a time without a zone is read as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Rejected(Exception):
@@ -138,23 +220,12 @@ def source_ip_kind(value: str | None) -> str:
         return "aws-service" if value.endswith(".amazonaws.com") or value == "AWS Internal" else "other"
 
 
-# The clipped fields of each model, by alias and by field name (the models populate by either).
-_ISSUER_TEXT = ("type", "arn", "accountId", "account_id", "userName", "user_name")
-_IDENTITY_TEXT = (
-    "type",
-    "principalId",
-    "principal_id",
-    "arn",
-    "accountId",
-    "account_id",
-    "userName",
-    "user_name",
-)
+# The clipped fields of each object, by CloudTrail's names.
+_ISSUER_TEXT = ("type", "arn", "accountId", "userName")
+_IDENTITY_TEXT = ("type", "principalId", "arn", "accountId", "userName")
 _DETAIL_TEXT = (
-    "eventSource", "event_source", "eventName", "event_name", "awsRegion", "aws_region",
-    "sourceIPAddress", "source_ip_address", "userAgent", "user_agent", "errorCode", "error_code",
-    "errorMessage", "error_message", "requestID", "request_id", "eventID", "event_id",
-    "recipientAccountId", "recipient_account_id", "vpcEndpointId", "vpc_endpoint_id",
+    "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode",
+    "errorMessage", "requestID", "eventID", "recipientAccountId", "vpcEndpointId",
 )  # fmt: skip
 
 
@@ -167,12 +238,12 @@ def _clipped(obj: Any, keys: tuple[str, ...]) -> Any:
     return {k: v[:MAX_TEXT] if k in keys and isinstance(v, str) else v for k, v in obj.items()}
 
 
-def _nested(obj: Any, key: str, alias: str, fix: Any) -> Any:
-    """`obj` with its child under `alias` (or the field name `key`) replaced by fix(child)."""
-    if not isinstance(obj, dict):
+def _nested(obj: Any, key: str, fix: Any) -> Any:
+    """`obj` with its child under `key` replaced by fix(child)."""
+    if not isinstance(obj, dict) or key not in obj:
         return obj
-    changes = {k: fixed for k in (alias, key) if k in obj and (fixed := fix(obj[k])) is not obj[k]}
-    return {**obj, **changes} if changes else obj
+    fixed = fix(obj[key])
+    return obj if fixed is obj[key] else {**obj, key: fixed}
 
 
 def _clip_raw(raw: dict[str, Any]) -> dict[str, Any]:
@@ -182,27 +253,15 @@ def _clip_raw(raw: dict[str, Any]) -> dict[str, Any]:
         return _clipped(v, _ISSUER_TEXT)
 
     def context(v: Any) -> Any:
-        return _nested(v, "session_issuer", "sessionIssuer", issuer)
+        return _nested(v, "sessionIssuer", issuer)
 
     def identity(v: Any) -> Any:
-        return _nested(_clipped(v, _IDENTITY_TEXT), "session_context", "sessionContext", context)
+        return _nested(_clipped(v, _IDENTITY_TEXT), "sessionContext", context)
 
     def detail(v: Any) -> Any:
-        return _nested(_clipped(v, _DETAIL_TEXT), "user_identity", "userIdentity", identity)
+        return _nested(_clipped(v, _DETAIL_TEXT), "userIdentity", identity)
 
-    return {**raw, "detail": detail(raw["detail"])} if "detail" in raw else raw
-
-
-def _checked(event: CloudTrailEvent, accepted_errors: tuple[str, ...]) -> CloudTrailEvent:
-    detail = event.detail
-    if detail.error_code not in accepted_errors:
-        raise Rejected(f"errorCode {str(detail.error_code)[:64]!r} is not a credential failure")
-    key = detail.user_identity.access_key_id
-    if not key:
-        raise Rejected("no userIdentity.accessKeyId: the failing credential cannot be identified")
-    if not is_access_key_id(key):
-        raise Rejected("userIdentity.accessKeyId does not have the shape of an access key ID")
-    return event
+    return _nested(raw, "detail", detail)
 
 
 def _not_cloudtrail(detail_type: Any, source: Any) -> str | None:
@@ -214,36 +273,94 @@ def _not_cloudtrail(detail_type: Any, source: Any) -> str | None:
     return None
 
 
-def parse_event(raw: Any, *, accepted_errors: tuple[str, ...] = CREDENTIAL_ERRORS) -> CloudTrailEvent:
-    """Validate one EventBridge event; raise `Rejected` with a one-line reason otherwise."""
+def _not_counted(
+    error_code: str | None, access_key_id: str | None, accepted_errors: Container[str]
+) -> str | None:
+    if error_code not in accepted_errors:
+        return f"errorCode {str(error_code)[:64]!r} is not a credential failure"
+    if not access_key_id:
+        return "no userIdentity.accessKeyId: the failing credential cannot be identified"
+    if not is_access_key_id(access_key_id):
+        return "userIdentity.accessKeyId does not have the shape of an access key ID"
+    return None
+
+
+def classify(record: CloudTrailRecord, accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> str | None:
+    """Why a validated record is not counted, or None when it is a credential failure to count."""
+    reason = _not_cloudtrail(record["detail-type"], record["source"])
+    if reason:
+        return reason
+    detail = record["detail"]
+    identity = detail.get("userIdentity")
+    return _not_counted(
+        detail.get("errorCode"), identity.get("accessKeyId") if identity else None, accepted_errors
+    )
+
+
+def _invalid(exc: ValidationError) -> Rejected:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return Rejected(f"invalid CloudTrail record: {where}: {first['msg']}")
+
+
+def _checked_raw(raw: Any) -> dict[str, Any]:
+    """What both parses check before validating: an object, from CloudTrail (clipped copy)."""
     if not isinstance(raw, dict):
         raise Rejected(f"not a JSON object ({type(raw).__name__})")
     reason = _not_cloudtrail(raw.get("detail-type"), raw.get("source"))
     if reason:
         raise Rejected(reason)
+    return _clip_raw(raw)
+
+
+def parse_event(raw: Any, *, accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> CloudTrailEvent:
+    """Validate one EventBridge event; raise `Rejected` with a one-line reason otherwise."""
     try:
-        event = CloudTrailEvent.model_validate(_clip_raw(raw))
+        event = CloudTrailEvent.model_validate(_checked_raw(raw))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Rejected(f"invalid CloudTrail record: {where}: {first['msg']}") from None
-    return _checked(event, accepted_errors)
+        raise _invalid(exc) from None
+    detail = event.detail
+    reason = _not_counted(detail.error_code, detail.user_identity.access_key_id, accepted_errors)
+    if reason:
+        raise Rejected(reason)
+    return event
 
 
-def parse_body(body: str, *, accepted_errors: tuple[str, ...] = CREDENTIAL_ERRORS) -> CloudTrailEvent:
-    """`parse_event(json.loads(body))`, in one pass for a well-formed record; raise `Rejected`
-    ("body is not JSON" for text that is not JSON) otherwise."""
+def read_record(raw: Any) -> CloudTrailRecord:
+    """`raw` (json.loads of a body) validated into a CloudTrailRecord, or `Rejected` with the
+    reason parse_event gives: the slow path of a body the one-pass parse refused."""
+    clipped = _checked_raw(raw)
     try:
-        # The model's own validator: model_validate_json's wrapper costs ~10 % on a storm.
-        event: CloudTrailEvent = _validate_json(body)
+        record: CloudTrailRecord = _validate_record(clipped)
+    except ValidationError as exc:
+        try:  # the models' messages are the ones users and the DLQ have always seen
+            CloudTrailEvent.model_validate(clipped)
+        except ValidationError as worded:
+            raise _invalid(worded) from None
+        raise _invalid(exc) from None  # the schemas disagree: tests/unit/test_parse_body.py
+    return record
+
+
+def read_body(body: str) -> CloudTrailRecord:
+    """An SQS body validated into a CloudTrailRecord (not yet classified), in one pass for a
+    well-formed record; `Rejected` ("body is not JSON" for text that is not JSON) otherwise."""
+    try:
+        record: CloudTrailRecord = validate_record_json(body)
+        return record
     except ValidationError:
         # Not JSON, not valid, or text to clip: the slow path clips and words the reason.
         try:
             raw = json.loads(body)
         except (ValueError, RecursionError):  # nesting deeper than the parser's stack is not JSON to us
             raise Rejected("body is not JSON") from None
-        return parse_event(raw, accepted_errors=accepted_errors)
-    reason = _not_cloudtrail(event.detail_type, event.source)
+        return read_record(raw)
+
+
+def parse_body(body: str, *, accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> CloudTrailRecord:
+    """`parse_event(json.loads(body))`'s verdict for an SQS body, as a CloudTrailRecord
+    (eventTime as sent; `as_utc` reads it); raise `Rejected` with the same reason otherwise."""
+    record = read_body(body)
+    reason = classify(record, accepted_errors)
     if reason:
         raise Rejected(reason)
-    return _checked(event, accepted_errors)
+    return record
