@@ -601,6 +601,15 @@ def _throttled_ecs(service_arn: str) -> Any:
     ecs = session().client("ecs", config=Config(retries={"total_max_attempts": 1}))
     stub = Stubber(ecs)
     stub.add_response("list_tags_for_resource", {"tags": []}, {"resourceArn": service_arn})
+    # The action reads the PRIMARY deployment first (to tell a lost answer from a dropped call).
+    stub.add_response(
+        "describe_services",
+        {
+            "services": [
+                {"serviceArn": service_arn, "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY"}]}
+            ]
+        },
+    )
     stub.add_client_error(
         "update_service",
         service_error_code="ThrottlingException",

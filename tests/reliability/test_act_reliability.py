@@ -539,6 +539,57 @@ def test_lost_answer_to_update_service_does_not_restart_twice(
     assert action.status == "executed"
 
 
+class DropFirstUpdate(CountingProxy):
+    """No random faults: the first ecs:UpdateService never reaches ECS (the connection closes
+    before it is forwarded), the deterministic form of the 'drop' fault."""
+
+    def __init__(self, target_url: str) -> None:
+        super().__init__(target_url, FaultPlan(0, 0, 0, 0, 0))
+        self.dropped_one = False
+
+    def choose(self, operation: str) -> Any:
+        planned = super().choose(operation)
+        if operation == "UpdateService" and not self.dropped_one:
+            self.dropped_one = True
+            self.counts.injected["drop"] += 1
+            return "drop"
+        return planned
+
+
+def test_dropped_update_on_a_service_created_moments_ago_is_sent_again(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first UpdateService never reaches ECS, on a service created seconds before (its
+    PRIMARY deployment is inside the clock-skew margin). That deployment is the service's
+    own, not a restart: act must send the update again and record the restart that happened,
+    not take the dropped call as applied."""
+    ecs = boto3.session.Session(region_name=REGION).client("ecs")
+    svc = ecs_service("dropped-update")
+    before = svc.primary_deployment(ecs)
+    key = key_id("DRP", 1)
+    incident_id = triaged_incident(pipeline, key, [svc])
+    pipeline.sqs.send_message(
+        QueueUrl=pipeline.urls[pipeline.names.act_queue], MessageBody=act_message(key, incident_id)
+    )
+    proxy = DropFirstUpdate(pipeline.aws.url)
+    proxy.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("CREDFIX_MODE", "enforce")
+        monkeypatch.setenv("CREDFIX_DRAIN_SECONDS", "0")
+        handler = load_handler("act")
+        pipeline.poller(pipeline.names.act_queue, handler.handler, function_name="credfix-act").drain()
+        reaching = proxy.updates_reaching_aws
+    finally:
+        proxy.stop()
+
+    (action,) = actions_on(current(pipeline, key), svc.service_arn)
+    assert proxy.dropped_one
+    assert reaching == 1, f"{reaching} UpdateService calls reached ECS"
+    assert svc.primary_deployment(ecs) != before
+    assert action.status == "executed"
+
+
 def test_record_on_a_read_that_went_stale_merges_with_the_record_made_since(pipeline: LocalPipeline) -> None:
     """act reads the incident once and records on that read's version: a record written by
     another delivery after the read fails the condition, and the write re-reads and merges."""
