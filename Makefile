@@ -54,9 +54,17 @@ $(BENCH_STAMP): bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
 
+TRACER_VENV := bench/.venv-tracer
+TRACER_STAMP := $(TRACER_VENV)/.installed
+
+$(TRACER_STAMP): bench/tracer-requirements.txt
+	$(PYTHON) -m venv $(TRACER_VENV)
+	$(TRACER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/tracer-requirements.txt
+	@touch $@
+
 # Benchmarks (ratios against floors and the Cloud Custodian peer, measured in one run):
 # writes bench/results.json and the table in docs/performance.md. Its own venv holds the peer.
-bench: $(STAMP) $(BENCH_STAMP)
+bench: $(STAMP) $(BENCH_STAMP) $(TRACER_STAMP)
 	$(PY) -m bench.run --update-docs
 
 # Reliability tests (storm, faults, hostile input, timeouts, template security), and the
@@ -65,4 +73,4 @@ reliability: setup
 	$(PY) tests/reliability_report.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(TRACER_VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache

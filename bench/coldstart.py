@@ -39,6 +39,7 @@ from bench.common import (
     LAMBDAS,
     PEER_PYTHON,
     REGION,
+    TRACER_PYTHON,
     handler_names,
     lambda_environ,
     median,
@@ -70,6 +71,10 @@ print(json.dumps({{"clients": made}}))
 """
 
 FLOOR_SQS = 'import boto3\nboto3.client("sqs")'
+# Powertools Tracer (the X-Ray SDK, which patches botocore at init) on the same floor, measured
+# in a venv of its own (bench/tracer-requirements.txt; credfix ships without the SDK). credfix
+# uses Lambda active tracing without the SDK instead; this is the figure for that choice.
+TRACER = FLOOR_SQS + '\nfrom aws_lambda_powertools import Tracer\nTracer(service="credfix-x")'
 # The libraries alone: the handler's own third-party imports (pydantic and the Powertools
 # modules it imports, in its order: Powertools' batch utility skips its pydantic models when
 # pydantic is not loaded yet), the Logger and Metrics it creates, one trivial pydantic model
@@ -226,16 +231,22 @@ def importtime_breakdown(name: str, code_dir: Path, top: int = 12) -> dict[str, 
 def measure(runs: int = 11, seed: int = 7) -> dict[str, Any]:
     if not PEER_PYTHON.exists():
         raise RuntimeError(f"{PEER_PYTHON} missing: create the peer venv (see bench/requirements.txt)")
+    if not TRACER_PYTHON.exists():
+        raise RuntimeError(f"{TRACER_PYTHON} missing: create it (see bench/tracer-requirements.txt)")
     names = handler_names()
     with tempfile.TemporaryDirectory(prefix="credfix-bench-") as tmp:
         compiled = _copy_credfix(Path(tmp) / "compiled", compiled=True)
         source = _copy_credfix(Path(tmp) / "source", compiled=False)
         clients = {name: discover_clients(name, compiled) for name in names}
+        # LAMBDA_TASK_ROOT: outside Lambda the Tracer disables itself and patches nothing.
+        tracer_env = {**lambda_environ("floor"), "LAMBDA_TASK_ROOT": "/var/task"}
         variants: list[Variant] = [
             Variant(
                 "floor: boto3 + sqs client", sys.executable, FLOOR_SQS, _env_with_code("floor", compiled)
             ),
             Variant("peer floor: boto3 + sqs client", str(PEER_PYTHON), FLOOR_SQS, lambda_environ("floor")),
+            Variant("tracer venv floor: boto3 + sqs client", str(TRACER_PYTHON), FLOOR_SQS, tracer_env),
+            Variant("tracer venv: floor + Powertools Tracer", str(TRACER_PYTHON), TRACER, tracer_env),
         ]
         for name in names:
             env = _env_with_code(name, compiled)
@@ -286,6 +297,8 @@ def measure(runs: int = 11, seed: int = 7) -> dict[str, Any]:
     by_name = {v.name: v for v in variants}
     floor_sqs = median(by_name["floor: boto3 + sqs client"].runs_ms)
     peer_floor = median(by_name["peer floor: boto3 + sqs client"].runs_ms)
+    tracer = median(by_name["tracer venv: floor + Powertools Tracer"].runs_ms)
+    tracer_floor = median(by_name["tracer venv floor: boto3 + sqs client"].runs_ms)
     peer = median(by_name["peer: c7n ecs-service"].runs_ms)
     peer_full = median(by_name["peer: c7n credfix resource set"].runs_ms)
     handlers: dict[str, Any] = {}
@@ -318,6 +331,9 @@ def measure(runs: int = 11, seed: int = 7) -> dict[str, Any]:
         "peer_ms": round(peer, 1),
         "peer_full_resource_set_ms": round(peer_full, 1),
         "peer_x_its_floor": ratio(peer, peer_floor),
+        "tracer_ms": round(tracer, 1),
+        "tracer_added_ms": round(tracer - tracer_floor, 1),
+        "tracer_x_floor": ratio(tracer, tracer_floor),
         "handlers": handlers,
         "raw_ms": {v.name: [round(x, 1) for x in v.runs_ms] for v in variants},
     }

@@ -16,6 +16,7 @@ LAMBDAS = ROOT / "lambdas"
 HANDLERS_DIR = LAMBDAS / "credfix" / "handlers"
 PEER_VENV = ROOT / "bench" / ".venv"
 PEER_PYTHON = PEER_VENV / "bin" / "python"
+TRACER_PYTHON = ROOT / "bench" / ".venv-tracer" / "bin" / "python"  # bench/tracer-requirements.txt
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # Nothing listens on the discard port: a stray AWS call at init fails at once instead of hanging.

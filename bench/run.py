@@ -62,7 +62,9 @@ def table(results: dict[str, Any]) -> str:
                 "cold start floor / peer",
                 f"sqs floor {cs['floor_sqs_ms']} ms; c7n {cs['peer_ms']} ms "
                 f"(6 resources: {cs['peer_full_resource_set_ms']} ms)",
-                f"c7n = {cs['peer_x_its_floor']}x its venv's sqs floor ({cs['peer_venv_floor_sqs_ms']} ms)",
+                f"c7n = {cs['peer_x_its_floor']}x its venv's sqs floor ({cs['peer_venv_floor_sqs_ms']} ms); "
+                f"Powertools Tracer (X-Ray SDK) on the floor +{cs['tracer_added_ms']} ms "
+                f"({cs['tracer_x_floor']}x): not used, Lambda active tracing instead",
                 "",
             )
         )
