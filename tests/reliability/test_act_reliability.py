@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -33,7 +34,7 @@ from credfix.core.remediate import ActOutcome, act_on_incident
 from credfix.models.cloudtrail import parse_event
 from credfix.models.incident import Action, Incident
 from credfix.timefmt import iso_z
-from harness.faults import FAULT_KINDS, FaultPlan, FaultProxy
+from harness.faults import FAULT_KINDS, FaultKind, FaultPlan, FaultProxy
 from harness.moto import REGION
 from harness.pipeline import MAX_RECEIVES, LocalPipeline
 from harness.records import cloudtrail_event
@@ -483,22 +484,59 @@ def test_act_handler_with_twenty_percent_faults_acts_at_most_once(
     assert reaching == len(executed), f"{reaching} UpdateService calls applied for {len(executed)} actions"
 
 
-class LoseFirstUpdateAnswer(CountingProxy):
-    """No random faults: only the answer to the first ecs:UpdateService is lost (ECS applies
-    the call, the connection closes before the reply), the deterministic form of the
-    'lost-answer' fault the 20 % run draws at some seeds."""
+class FirstUpdateFault(CountingProxy):
+    """No random faults: only the first ecs:UpdateService gets `fault`, the deterministic form
+    of a fault the 20 % run draws at some seeds: "lost-answer" (ECS applies the call, the
+    connection closes before the reply) or "drop" (the call never reaches ECS)."""
 
-    def __init__(self, target_url: str) -> None:
+    def __init__(self, target_url: str, fault: FaultKind) -> None:
         super().__init__(target_url, FaultPlan(0, 0, 0, 0, 0))
-        self.lost_one = False
+        self.fault = fault
+        self.injected_once = False
 
     def choose(self, operation: str) -> Any:
         planned = super().choose(operation)
-        if operation == "UpdateService" and not self.lost_one:
-            self.lost_one = True
-            self.counts.injected["lost-answer"] += 1
-            return "lost-answer"
+        if operation == "UpdateService" and not self.injected_once:
+            self.injected_once = True
+            self.counts.injected[self.fault] += 1
+            return self.fault
         return planned
+
+
+@dataclass
+class OneRestart:
+    before: str  # the PRIMARY deployment before act ran
+    after: str
+    action: Action
+    updates_reaching_aws: int
+
+
+def _act_once_with_first_update(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch, fault: FaultKind, name: str
+) -> OneRestart:
+    """One incident on a service created just now, acted on in enforce mode by the real act
+    handler while the first UpdateService gets `fault`."""
+    ecs = boto3.session.Session(region_name=REGION).client("ecs")
+    svc = ecs_service(name)
+    before = svc.primary_deployment(ecs)
+    key = key_id(name[:3].upper(), 1)
+    incident_id = triaged_incident(pipeline, key, [svc])
+    pipeline.sqs.send_message(
+        QueueUrl=pipeline.urls[pipeline.names.act_queue], MessageBody=act_message(key, incident_id)
+    )
+    proxy = FirstUpdateFault(pipeline.aws.url, fault)
+    proxy.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("CREDFIX_MODE", "enforce")
+        monkeypatch.setenv("CREDFIX_DRAIN_SECONDS", "0")
+        handler = load_handler("act")
+        pipeline.poller(pipeline.names.act_queue, handler.handler, function_name="credfix-act").drain()
+    finally:
+        proxy.stop()
+    assert proxy.injected_once
+    (action,) = actions_on(current(pipeline, key), svc.service_arn)
+    return OneRestart(before, svc.primary_deployment(ecs), action, proxy.updates_reaching_aws)
 
 
 def test_lost_answer_to_update_service_does_not_restart_twice(
@@ -507,87 +545,32 @@ def test_lost_answer_to_update_service_does_not_restart_twice(
     """ECS applies the restart but its answer never arrives. The act handler must not restart
     the service a second time (botocore's automatic retry resends the call) and must record
     the one restart that happened."""
-    ecs = boto3.session.Session(region_name=REGION).client("ecs")
-    svc = ecs_service("lost-answer")
-    before = svc.primary_deployment(ecs)
-    key = key_id("LST", 1)
-    incident_id = triaged_incident(pipeline, key, [svc])
-    pipeline.sqs.send_message(
-        QueueUrl=pipeline.urls[pipeline.names.act_queue], MessageBody=act_message(key, incident_id)
-    )
-    proxy = LoseFirstUpdateAnswer(pipeline.aws.url)
-    proxy.start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        monkeypatch.setenv("CREDFIX_MODE", "enforce")
-        monkeypatch.setenv("CREDFIX_DRAIN_SECONDS", "0")
-        handler = load_handler("act")
-        pipeline.poller(pipeline.names.act_queue, handler.handler, function_name="credfix-act").drain()
-        reaching = proxy.updates_reaching_aws
-    finally:
-        proxy.stop()
-
-    (action,) = actions_on(current(pipeline, key), svc.service_arn)
+    run = _act_once_with_first_update(pipeline, monkeypatch, "lost-answer", "lost-answer")
     measure(
         "act-lost-answer",
         injects="the answer to the first ecs:UpdateService lost (call applied by ECS)",
         load="1 incident, 1 message",
-        held={"update_service_reaching_aws": reaching, "recorded": f"{action.status}: {action.reason}"},
+        held={
+            "update_service_reaching_aws": run.updates_reaching_aws,
+            "recorded": f"{run.action.status}: {run.action.reason}",
+        },
     )
-    assert proxy.lost_one and svc.primary_deployment(ecs) != before
-    assert reaching == 1, f"the service was restarted {reaching} times for one action"
-    assert action.status == "executed"
-
-
-class DropFirstUpdate(CountingProxy):
-    """No random faults: the first ecs:UpdateService never reaches ECS (the connection closes
-    before it is forwarded), the deterministic form of the 'drop' fault."""
-
-    def __init__(self, target_url: str) -> None:
-        super().__init__(target_url, FaultPlan(0, 0, 0, 0, 0))
-        self.dropped_one = False
-
-    def choose(self, operation: str) -> Any:
-        planned = super().choose(operation)
-        if operation == "UpdateService" and not self.dropped_one:
-            self.dropped_one = True
-            self.counts.injected["drop"] += 1
-            return "drop"
-        return planned
+    assert run.after != run.before
+    assert run.updates_reaching_aws == 1, f"the service was restarted {run.updates_reaching_aws} times"
+    assert run.action.status == "executed"
 
 
 def test_dropped_update_on_a_service_created_moments_ago_is_sent_again(
     pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first UpdateService never reaches ECS, on a service created seconds before (its
-    PRIMARY deployment is inside the clock-skew margin). That deployment is the service's
+    PRIMARY deployment is inside any clock-skew margin). That deployment is the service's
     own, not a restart: act must send the update again and record the restart that happened,
     not take the dropped call as applied."""
-    ecs = boto3.session.Session(region_name=REGION).client("ecs")
-    svc = ecs_service("dropped-update")
-    before = svc.primary_deployment(ecs)
-    key = key_id("DRP", 1)
-    incident_id = triaged_incident(pipeline, key, [svc])
-    pipeline.sqs.send_message(
-        QueueUrl=pipeline.urls[pipeline.names.act_queue], MessageBody=act_message(key, incident_id)
-    )
-    proxy = DropFirstUpdate(pipeline.aws.url)
-    proxy.start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        monkeypatch.setenv("CREDFIX_MODE", "enforce")
-        monkeypatch.setenv("CREDFIX_DRAIN_SECONDS", "0")
-        handler = load_handler("act")
-        pipeline.poller(pipeline.names.act_queue, handler.handler, function_name="credfix-act").drain()
-        reaching = proxy.updates_reaching_aws
-    finally:
-        proxy.stop()
-
-    (action,) = actions_on(current(pipeline, key), svc.service_arn)
-    assert proxy.dropped_one
-    assert reaching == 1, f"{reaching} UpdateService calls reached ECS"
-    assert svc.primary_deployment(ecs) != before
-    assert action.status == "executed"
+    run = _act_once_with_first_update(pipeline, monkeypatch, "drop", "dropped-update")
+    assert run.updates_reaching_aws == 1, f"{run.updates_reaching_aws} UpdateService calls reached ECS"
+    assert run.after != run.before
+    assert run.action.status == "executed"
 
 
 def test_record_on_a_read_that_went_stale_merges_with_the_record_made_since(pipeline: LocalPipeline) -> None:
