@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.dynamo import condition_failed
 from credfix.core.remediate.model import ClaimHolder, ClaimOutcome, ClaimResult
 from credfix.permissions import needs
 from credfix.timefmt import iso_z, parse_iso_z
@@ -40,10 +41,6 @@ def breaker_failures_in(item: dict[str, Any] | None, now: datetime, window_secon
 
 def _hour(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H")
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _holder(item: dict[str, Any]) -> ClaimHolder:
@@ -135,7 +132,7 @@ class DynamoGuardrailStore:
             try:
                 self._ddb.put_item(**put)
             except ClientError as exc:
-                if not _conditional_failed(exc):
+                if not condition_failed(exc):
                     raise
                 return self._lost_to(target, exc.response.get("Item"), exc)
             if cap is not None:  # a cap of 0: nothing may run; the claim is given back
@@ -210,7 +207,7 @@ class DynamoGuardrailStore:
                 ExpressionAttributeValues={":me": {"S": incident_id}, ":claimed": {"S": "claimed"}},
             )
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     @needs("act", "dynamodb:UpdateItem", on="incidents-table")
@@ -220,7 +217,7 @@ class DynamoGuardrailStore:
         try:
             self._ddb.update_item(**self._rate_update(now, cap))
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from credfix.adapters.dynamo import condition_failed, update_if
 from credfix.core.aggregate import KeyDelta
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
@@ -100,7 +101,7 @@ class IncidentStore:
             try:
                 result = attempt(delta, token, slot, now)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
                 old = from_item(exc.response.get("Item") or {})
                 if old:
@@ -291,75 +292,61 @@ class IncidentStore:
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def _set_if(self, access_key_id: str, attr: str, value: str, op: Literal["<", ">"]) -> None:
         """Set `attr` to `value` only if the stored value is on the `op` side of it."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="SET #a = :v",
-                ConditionExpression=f"#a {op} :v",
-                ExpressionAttributeNames={"#a": attr},
-                ExpressionAttributeValues={":v": {"S": value}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET #a = :v",
+            ConditionExpression=f"#a {op} :v",
+            ExpressionAttributeNames={"#a": attr},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool:
         """Take the lease to (re-)send an unannounced incident's "opened" message. Conditional,
         so of two workers that both find it unannounced, one sends."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="SET announcing_at = :now",
-                ConditionExpression=(
-                    "incident_id = :id AND announced = :false "
-                    "AND (attribute_not_exists(announcing_at) OR announcing_at < :stale)"
-                ),
-                ExpressionAttributeValues={
-                    ":now": {"S": iso_z(now)},
-                    ":stale": {"S": iso_z(now - ANNOUNCE_LEASE)},
-                    ":id": {"S": incident_id},
-                    ":false": {"BOOL": False},
-                },
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET announcing_at = :now",
+            ConditionExpression=(
+                "incident_id = :id AND announced = :false "
+                "AND (attribute_not_exists(announcing_at) OR announcing_at < :stale)"
+            ),
+            ExpressionAttributeValues={
+                ":now": {"S": iso_z(now)},
+                ":stale": {"S": iso_z(now - ANNOUNCE_LEASE)},
+                ":id": {"S": incident_id},
+                ":false": {"BOOL": False},
+            },
+        )
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def release_announcement(self, access_key_id: str, incident_id: str) -> None:
         """The send failed: let the next delivery of these records announce at once."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="REMOVE announcing_at",
-                ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":id": {"S": incident_id}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="REMOVE announcing_at",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":id": {"S": incident_id}},
+        )
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def mark_announced(self, access_key_id: str, incident_id: str) -> None:
         """The "opened" message went out: later batches need not send it again."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="SET announced = :true REMOVE announcing_at",
-                ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":true": {"BOOL": True}, ":id": {"S": incident_id}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise  # re-opened meanwhile: that incident announces itself
-            return
+        if not update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET announced = :true REMOVE announcing_at",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":id": {"S": incident_id}},
+        ):
+            return  # re-opened meanwhile: that incident announces itself
         seen = self._known_open.get(access_key_id)
         if seen and seen.incident_id == incident_id:
             seen.announced = True

@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.dynamo import condition_failed
 from credfix.adapters.guardrail_store import BREAKER_KEY, breaker_failures_in
 from credfix.adapters.incidents import from_item, key_pk, to_incident
 from credfix.models.incident import Action, Incident, TimelineEntry
@@ -156,7 +157,7 @@ class RemediationStore:
                     },
                 )
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
                 continue  # another delivery recorded first: merge with its record
             plain.update({"status": status, "remediation": document})

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.dynamo import condition_failed, update_if
 from credfix.adapters.incidents import from_item, key_pk
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
@@ -74,7 +75,7 @@ class TriageStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             return _state(exc.response.get("Item") or {}) or HandOffState("", "missing", None)
         return None
@@ -93,17 +94,15 @@ class TriageStore:
     @needs("triage", "dynamodb:UpdateItem", on="incidents-table")
     def mark_act_queued(self, access_key_id: str, incident_id: str, now: datetime) -> None:
         """Remember that the act message went out, so a redelivery does not send it again."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="SET act_queued_for = :id, act_queued_at = :now",
-                ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
-            )
-        except ClientError as exc:  # re-opened meanwhile: the mark belongs to an incident that is gone
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        # A failed condition: re-opened meanwhile, the mark belongs to an incident that is gone.
+        update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET act_queued_for = :id, act_queued_at = :now",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
+        )
 
 
 class ActQueue:

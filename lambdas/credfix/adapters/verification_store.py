@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.dynamo import condition_failed, update_if
 from credfix.adapters.incidents import from_item, key_pk, to_incident
 from credfix.core.verify import SourceActivity, StoredIncident, Written
 from credfix.permissions import needs
@@ -118,7 +119,7 @@ class VerificationStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return Written(False, _stored(exc.response.get("Item")))
             raise
         return Written(True, _stored(resp.get("Attributes")))
@@ -154,15 +155,12 @@ class VerificationStore:
 
     @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
     def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None:
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression="SET verification_alerted = :id, verification_alerted_at = :now",
-                ConditionExpression="incident_id = :id",
-                ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
-            )
-        except ClientError as exc:
-            # The key re-opened as a new incident meanwhile: nothing of this one to mark.
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        # A failed condition: the key re-opened as a new incident, nothing of this one to mark.
+        update_if(
+            self._ddb,
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET verification_alerted = :id, verification_alerted_at = :now",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
+        )
