@@ -16,6 +16,7 @@ from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.sts_ownership import CallerIdentity
 from credfix.adapters.triage_store import ActQueue, TriageStore
+from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
 from credfix.keys import redact
@@ -43,8 +44,8 @@ def home_identity(context: LambdaContext | None) -> CallerIdentity | None:
     """The function's own account, from its ARN (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME):
     the account the home clients read, known without an sts:GetCallerIdentity call."""
     arn = str(getattr(context, "invoked_function_arn", "") or "")
-    parts = arn.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[4].isdigit():
+    parts = arn_parts(arn)
+    if len(parts) == 6 and parts[2] == "lambda" and parts[4].isdigit() and ":" in parts[5]:
         return CallerIdentity(parts[4], arn)
     return None
 

@@ -29,6 +29,7 @@ import botocore.utils
 from botocore import configloader
 from botocore.exceptions import BotoCoreError, ConfigNotFound, ProfileNotFound
 
+from credfix.arns import account_of
 from credfix.keys import decode_account, is_access_key_id
 
 SourceKind = Literal["static", "role", "federated", "process", "legacy"]
@@ -514,5 +515,5 @@ def _probe_instance_metadata(providers: list[Any]) -> Source | None:
 
 
 def _account_of_arn(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else None
+    account = account_of(arn or "")
+    return account if account and account.isdigit() else None

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from credfix.keys import partition_of_region
-from credfix.timefmt import iso_z
-
-
-def iso(when: datetime) -> str:
-    return iso_z(when)
-
 
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
@@ -62,16 +55,6 @@ def same_role(configured: str | None, role: tuple[str | None, str]) -> bool:
         return False
     account, name = mine
     return name == role[1] and (account is None or role[0] is None or account == role[0])
-
-
-def account_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] or None if len(parts) > 5 and parts[0] == "arn" else None
-
-
-def region_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] or None if len(parts) > 5 and parts[0] == "arn" else None
 
 
 def ec2_arn(region: str, account: str | None, kind: str, resource_id: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from credfix.adapters.ec2 import Instance
 from credfix.adapters.lambda_functions import Function
-from credfix.core.locate.arns import account_of, ec2_arn, region_of
+from credfix.arns import account_of, region_of
+from credfix.core.locate.arns import ec2_arn
 from credfix.core.locate.context import LocateContext
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
 

@@ -9,11 +9,13 @@ from datetime import datetime
 from functools import partial
 
 from credfix.adapters.ecs import Service, Task, TaskDefinition
-from credfix.core.locate.arns import account_of, ecs_service_arn, iso, references_secret, region_of, same_role
+from credfix.arns import account_of, region_of
+from credfix.core.locate.arns import ecs_service_arn, references_secret, same_role
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.merge import Candidates
 from credfix.keys import redact
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
+from credfix.timefmt import iso_z
 
 
 def task_definition(ctx: LocateContext, region: str | None, arn: str) -> TaskDefinition | None:
@@ -197,11 +199,11 @@ def _stale_tasks(
             continue
         definition = task_definition(ctx, region, task.task_definition_arn)
         if task.started_at is None:
-            when = "start time unknown" + (f"; rotation at {iso(rotated_at)}" if rotated_at else "")
+            when = "start time unknown" + (f"; rotation at {iso_z(rotated_at)}" if rotated_at else "")
         elif rotated_at is None:
-            when = f"started {iso(task.started_at)}; rotation time unknown"
+            when = f"started {iso_z(task.started_at)}; rotation time unknown"
         elif task.started_at < rotated_at:
-            when = f"started {iso(task.started_at)}, before the rotation at {iso(rotated_at)}"
+            when = f"started {iso_z(task.started_at)}, before the rotation at {iso_z(rotated_at)}"
         else:
             after += 1
             continue

@@ -20,12 +20,13 @@ from typing import Literal
 from credfix.adapters.ec2 import Ec2, NetworkInterface
 from credfix.adapters.ecs import Task
 from credfix.adapters.paging import chunks
-from credfix.core.locate.arns import ec2_arn, iso
+from credfix.core.locate.arns import ec2_arn
 from credfix.core.locate.compute import function_workload, functions, instance_workload
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import report_static_credentials, task_definition, task_workload
 from credfix.core.locate.merge import Candidates
 from credfix.models.incident import Confidence, Workload
+from credfix.timefmt import iso_z
 
 EniKind = Literal["nat", "lambda", "ecs", "instance", "unknown"]
 _ECS_ATTACHMENT = re.compile(r"^arn:aws[\w-]*:ecs:[^:]+:\d{12}:attachment/")
@@ -75,7 +76,8 @@ def _holder_confidence(
 ) -> tuple[Confidence, list[str]]:
     if started is not None and started > last_seen:
         return "low", [
-            f"started {iso(started)}, after the last failure at {iso(last_seen)}: the IP was probably reused"
+            f"started {iso_z(started)}, after the last failure at {iso_z(last_seen)}: "
+            "the IP was probably reused"
         ]
     if shared:
         return "medium", ["several interfaces hold this IP (overlapping VPC ranges)"]

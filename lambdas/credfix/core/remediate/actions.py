@@ -20,6 +20,7 @@ from credfix.adapters.ecs_actions import EcsActions
 from credfix.adapters.lambda_actions import LambdaActions
 from credfix.adapters.secrets_actions import SecretRotationInfo, SecretsActions
 from credfix.adapters.ssm_actions import SsmActions
+from credfix.arns import arn_parts
 from credfix.config import Settings
 from credfix.core.remediate.model import PlannedAction
 
@@ -77,13 +78,9 @@ def register(cls: type[RemediationAction]) -> type[RemediationAction]:
     return cls
 
 
-def _arn_parts(arn: str) -> list[str]:
-    return arn.split(":", 5) if arn.startswith("arn:") else []
-
-
 def ecs_cluster_of(arn: str) -> str | None:
     """Cluster name from a long-format service or task ARN (…:service/CLUSTER/NAME)."""
-    parts = _arn_parts(arn)
+    parts = arn_parts(arn)
     if len(parts) == 6 and parts[2] == "ecs":
         path = parts[5].split("/")
         if len(path) == 3 and path[0] in ("service", "task"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from credfix.arns import region_of
 from credfix.config import Settings
 from credfix.core.remediate.model import NOTIFY, PlannedAction
 from credfix.models.incident import Confidence, Incident, Workload
@@ -33,15 +34,10 @@ KEY_LIFECYCLE = ("key-deactivated", "key-deleted", "temporary-credentials")
 _RANK: dict[Confidence, int] = {"high": 2, "medium": 1, "low": 0}
 
 
-def region_of_arn(arn: str) -> str | None:
-    parts = arn.split(":")
-    return (parts[3] or None) if arn.startswith("arn:") and len(parts) > 3 else None
-
-
 def restart_for(workload: Workload, settings: Settings) -> PlannedAction:
     """The restart that reloads credentials for one located workload (or a notify entry)."""
     w = workload
-    region = w.region or region_of_arn(w.id)
+    region = w.region or region_of(w.id)
     if w.type == "ecs-task" and w.parent:
         return PlannedAction(
             "ecs-force-new-deployment",
@@ -150,7 +146,7 @@ def _secret_rotations(incident: Incident, chosen: list[Workload]) -> list[Planne
         f"the secret's current value holds the failing key (key {incident.key_status}); its configured "
         "rotation puts a working key in it before the consumers restart"
     )
-    rotations = [PlannedAction("secret-rotate", ref, reason, region=region_of_arn(ref)) for ref in secrets]
+    rotations = [PlannedAction("secret-rotate", ref, reason, region=region_of(ref)) for ref in secrets]
     if incident.key_status == "Active":
         why = "the key in the secret is Active: rotating it would not help"
         return [replace(r, skip=why) for r in rotations]
