@@ -193,11 +193,10 @@ def child(batches_path: str, moto_pid: str, out_path: str, singles_path: str) ->
         calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     started = time.perf_counter()
-    from credfix.adapters.aws import _session
+    from credfix.adapters.aws import hook_new_clients
 
-    # On the one session every credfix client is made from, before the handler makes them:
-    # each client copies the session's hooks, whatever configuration it is created with.
-    _session()._session.register("before-call", count)
+    # Before the handler makes its clients, whatever configuration each is created with.
+    hook_new_clients("before-call", count)
     from credfix.handlers import ingest
     from harness.pipeline import LambdaContext
 

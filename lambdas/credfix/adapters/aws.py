@@ -53,6 +53,12 @@ def client(service: str, region: str | None = None, *, validate_params: bool = T
         )
 
 
+def hook_new_clients(event_name: str, handler: Callable[..., Any]) -> None:
+    """Register a botocore event hook that every client made from now on carries (a client
+    copies its session's hooks when it is created): how the benchmarks count AWS calls."""
+    _session().events.register(event_name, handler)
+
+
 def reset_clients() -> None:
     """Forget the session and clients (tests and the demo change the environment they read)."""
     client.cache_clear()
