@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from credfix.adapters.aws import RETRIES
-from credfix.models.incident import Incident, Source
+from credfix.models.incident import Incident, Source, SourceAttribution, Workload
 from harness.moto import ACCOUNT, REGION
 
 KEY = "AKIAY34FZKBOKMUTVV7A"
@@ -54,8 +54,11 @@ class CallLog:
 
 
 def incident(
-    *sources: tuple[str | None, str | None], key: str = KEY, last_seen: datetime | None = None
+    *sources: tuple[str | None, str | None] | tuple[str | None, str | None, str | None],
+    key: str = KEY,
+    last_seen: datetime | None = None,
 ) -> Incident:
+    """An open incident failing from `sources`: (ip, user agent) or (ip, user agent, VPC endpoint)."""
     now = last_seen or datetime.now(UTC)
     return Incident(
         incident_id=f"inc-{uuid.uuid4().hex[:8]}",
@@ -65,8 +68,33 @@ def incident(
         opened_at=now - timedelta(minutes=9),
         regions=[REGION],
         accounts=[ACCOUNT],
-        sources=[Source(ip=ip, user_agent=ua, count=5) for ip, ua in sources],
+        sources=[
+            Source(ip=s[0], user_agent=s[1], vpc_endpoint_id=s[2] if len(s) > 2 else None, count=5)
+            for s in sources
+        ],
     )
+
+
+OWN_ENDPOINT = "vpce-0a1b2c3d4e5f60718"  # stands for the account's own endpoint in hand-made incidents
+
+
+def attributed(
+    *workloads: Workload, ip: str = "10.0.1.25", endpoint: str = OWN_ENDPOINT, vpc: str | None = None
+) -> list[SourceAttribution]:
+    """What triage records when the failing address came through the account's own VPC endpoint
+    and is held by `workloads` (for incidents built by hand to test what comes after triage)."""
+    return [
+        SourceAttribution(
+            ip=ip,
+            vpc_endpoint_id=endpoint,
+            scope="workload",
+            account=ACCOUNT,
+            region=REGION,
+            vpc_id=vpc,
+            holders=[w.id for w in workloads],
+            why=f"{ip} came through {endpoint}, a VPC endpoint of account {ACCOUNT}",
+        )
+    ]
 
 
 @dataclass
@@ -209,6 +237,20 @@ def lambda_in_vpc(
         Description=f"AWS Lambda VPC ENI-{name}-{uuid.uuid4()}",
     )["NetworkInterface"]
     return str(fn["FunctionArn"]), str(eni["PrivateIpAddress"])
+
+
+def sts_endpoint(net: Network) -> str:
+    """The account's STS interface endpoint in the network's private subnet: calls through it
+    reach AWS from their private address, which CloudTrail then records with the endpoint's ID."""
+    endpoint = clients("ec2").create_vpc_endpoint(
+        VpcId=net.vpc,
+        ServiceName=f"com.amazonaws.{REGION}.sts",
+        VpcEndpointType="Interface",
+        SubnetIds=[net.subnet],
+        SecurityGroupIds=[net.security_group],
+        PrivateDnsEnabled=True,
+    )
+    return str(endpoint["VpcEndpoint"]["VpcEndpointId"])
 
 
 def nat_gateway(net: Network) -> tuple[str, str]:

@@ -4,8 +4,11 @@ CloudTrail would deliver to EventBridge.
 
 moto has no CloudTrail event history, so this stands in for it. It reads what was really
 sent (the access key ID from the SigV4 Authorization header, the User-Agent header with
-its `exec-env/…`) and what really came back (the error code); only the source IP is
-supplied, because every local request comes from 127.0.0.1.
+its `exec-env/…`) and what really came back (the error code); only the source address is
+supplied, because every local request comes from 127.0.0.1, and it is recorded as AWS
+records it: a private address only together with the VPC endpoint the call went through
+(`vpcEndpointId`, `vpcEndpointAccountId`), a public one (a NAT gateway's, an Elastic IP)
+alone. A private address without an endpoint is refused: AWS never records one.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from credfix.core.attribution import address_kind
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
 from harness.moto import ACCOUNT
+from harness.records import endpoint_fields
 
 _CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
 _SOURCES = {"sts": "sts.amazonaws.com", "iam": "iam.amazonaws.com", "s3": "s3.amazonaws.com"}
@@ -26,9 +31,18 @@ _SOURCES = {"sts": "sts.amazonaws.com", "iam": "iam.amazonaws.com", "s3": "s3.am
 @dataclass
 class LocalCloudTrail:
     source_ip: str
+    vpc_endpoint_id: str | None = None  # required for a private source address
     account: str = ACCOUNT
+    endpoint_account: str | None = None  # the endpoint's owner (default: the account)
     records: list[dict[str, Any]] = field(default_factory=list)
     _last_request: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if address_kind(self.source_ip) == "private" and not self.vpc_endpoint_id:
+            raise ValueError(
+                f"{self.source_ip} is private: AWS records a private source address only for calls "
+                "through a VPC endpoint (pass vpc_endpoint_id), or the NAT gateway's public address"
+            )
 
     def watch(self, client: Any) -> Any:
         client.meta.events.register("before-send", self._before_send)
@@ -83,6 +97,7 @@ class LocalCloudTrail:
                     "managementEvent": True,
                     "recipientAccountId": self.account,
                     "eventCategory": "Management",
+                    **endpoint_fields(self.vpc_endpoint_id, self.endpoint_account or self.account),
                 },
             }
         )

@@ -183,6 +183,17 @@ def show_incident(incident: Any) -> None:
         say(f"action: {action.type} → {action.status}: {textwrap.shorten(action.reason, 150)}", 4)
 
 
+_ENDPOINTS: dict[str, str] = {}
+
+
+def net_endpoint(net: build.Network) -> str:
+    """The account's STS interface endpoint in the demo network (made once): CloudTrail records
+    a workload's private address only for calls through it."""
+    if net.vpc not in _ENDPOINTS:
+        _ENDPOINTS[net.vpc] = build.sts_endpoint(net)
+    return _ENDPOINTS[net.vpc]
+
+
 def story_stale_consumer(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> None:
     iam, secrets, ecs = (boto3.client(s) for s in ("iam", "secretsmanager", "ecs"))
 
@@ -223,7 +234,7 @@ def story_stale_consumer(aws: LocalAws, pipeline: Pipeline, net: build.Network) 
             4,
         )
 
-    trail = LocalCloudTrail(source_ip=task_ip)
+    trail = LocalCloudTrail(source_ip=task_ip, vpc_endpoint_id=net_endpoint(net))
     with step("The stale task's next calls fail for real"):
         code = fail_three_times(trail.watch(workload_client(aws, old_key, "AWS_ECS_FARGATE")))
         record = trail.records[0]["detail"]
@@ -294,7 +305,7 @@ def story_wrong_source(aws: LocalAws, pipeline: Pipeline, net: build.Network) ->
             f"AWS_PROFILE=sandbox gives it {redact(dev_key['AccessKeyId'])} (deleted)",
             4,
         )
-        trail = LocalCloudTrail(source_ip=runner["PrivateIpAddress"])
+        trail = LocalCloudTrail(source_ip=runner["PrivateIpAddress"], vpc_endpoint_id=net_endpoint(net))
         fail_three_times(trail.watch(workload_client(aws, dev_key, None)))
 
     with step("ingest → triage → act: diagnosed and alerted, not restarted"):

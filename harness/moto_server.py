@@ -1,10 +1,19 @@
-"""moto server, with one correction for fidelity: DynamoDB writes are serialised.
+"""moto server, with corrections for fidelity where moto answers differently from AWS.
 
-Real DynamoDB applies each conditional write to an item atomically; moto's threaded server
-checks the condition and writes in two steps without a lock, so two racing requests can
-both pass a condition only one of them should pass. credfix's dedup rests on that
-atomicity, so the harness runs moto's own WSGI app behind a lock for DynamoDB requests
-(other services stay concurrent). Run as `python -m harness.moto_server -p PORT`.
+1. DynamoDB writes are serialised. Real DynamoDB applies each conditional write to an item
+   atomically; moto's threaded server checks the condition and writes in two steps without a
+   lock, so two racing requests can both pass a condition only one of them should pass.
+   credfix's dedup rests on that atomicity, so DynamoDB requests run behind a lock (other
+   services stay concurrent).
+2. EC2 `DescribeNetworkInterfaces` filters. moto 5.2.5 answers HTTP 500 for the
+   `association.public-ip` and `ipv6-addresses.ipv6-address` filters as soon as one interface
+   exists, and matches `addresses.private-ip-address` against the primary address only. AWS
+   answers with the interfaces that hold the address as a public (Elastic or auto-assigned)
+   IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
+   outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
+   test passes because of a 500.
+
+Run as `python -m harness.moto_server -p PORT`.
 """
 
 from __future__ import annotations
@@ -33,12 +42,39 @@ def serialise_dynamodb(app: WsgiApp) -> WsgiApp:
     return wrapped
 
 
+def _all_private_ips(eni: Any) -> list[str]:
+    addresses = [a.get("PrivateIpAddress") for a in eni.private_ip_addresses if isinstance(a, dict)]
+    return [ip for ip in [eni.private_ip_address, *addresses] if ip]
+
+
+def patch_moto() -> None:
+    """Teach moto's network interfaces the address filters AWS supports (see the docstring)."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    original = NetworkInterface.get_filter_value
+    if getattr(original, "credfix_patched", False):
+        return
+
+    def get_filter_value(self: Any, filter_name: str, method_name: str | None = None) -> Any:
+        if filter_name == "association.public-ip":
+            return self.public_ip
+        if filter_name == "ipv6-addresses.ipv6-address":
+            return list(self.ipv6_addresses)
+        if filter_name in ("addresses.private-ip-address", "private-ip-address"):
+            return _all_private_ips(self)
+        return original(self, filter_name, method_name)
+
+    get_filter_value.credfix_patched = True  # type: ignore[attr-defined]
+    NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    patch_moto()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host, args.port, serialise_dynamodb(app), threaded=True, request_handler=MotoRequestHandler

@@ -2,7 +2,9 @@
 
 Field shapes follow real records (see tests/events/*.json): `userIdentity` of type
 `AWSAccount`/`IAMUser`/`Unknown`, user agents with `exec-env/…`, error messages as AWS
-words them.
+words them, and a private source address only with the VPC endpoint the call came through
+(CloudTrail records a caller's private address only then; `vpcEndpointAccountId` since
+eventVersion 1.09).
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from credfix.core.attribution import address_kind
 from harness.moto import ACCOUNT, REGION
+
+
+def endpoint_fields(vpc_endpoint_id: str | None, endpoint_account: str) -> dict[str, str]:
+    """The fields CloudTrail adds for a call made through a VPC endpoint."""
+    if not vpc_endpoint_id:
+        return {}
+    return {"vpcEndpointId": vpc_endpoint_id, "vpcEndpointAccountId": endpoint_account}
+
 
 ERROR_MESSAGES = {
     "InvalidClientTokenId": "The security token included in the request is invalid.",
@@ -33,6 +44,11 @@ FARGATE_UA = (
     "aws-sdk-java/2.25.60 Linux/5.10.219-208.866.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS "
     "Java/17.0.11 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/legacy"
 )
+# An interface endpoint that is not the local account's: what a hand-made record with a
+# private address carries unless a test names the account's own endpoint.
+SOMEONE_ELSES_ENDPOINT = "vpce-0f00d00000000beef"
+SOMEONE_ELSE = "444455556666"
+
 RUNNER_UA = (
     "aws-cli/2.17.5 md/awscrt#0.20.11 ua/2.0 os/linux#6.8.0-1008-aws md/arch#x86_64 lang/python#3.11.9"
 )
@@ -49,9 +65,15 @@ def cloudtrail_event(
     source_ip: str | None = "10.0.1.25",
     user_agent: str | None = FARGATE_UA,
     event_time: datetime | None = None,
+    vpc_endpoint_id: str | None = None,
+    endpoint_account: str | None = None,
     **detail_overrides: Any,
 ) -> dict[str, Any]:
-    """One EventBridge event carrying one CloudTrail record of a rejected call."""
+    """One EventBridge event carrying one CloudTrail record of a rejected call. A private
+    `source_ip` comes with `vpc_endpoint_id` (default: someone else's endpoint, which
+    attributes nothing); `endpoint_account` defaults to the account for a given endpoint."""
+    if address_kind(source_ip) == "private" and vpc_endpoint_id is None:
+        vpc_endpoint_id, endpoint_account = SOMEONE_ELSES_ENDPOINT, endpoint_account or SOMEONE_ELSE
     source, default_name = SERVICE_OF_SOURCE.get(event_source, ("aws." + event_source.split(".")[0], "Call"))
     when = (event_time or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     detail: dict[str, Any] = {
@@ -79,6 +101,7 @@ def cloudtrail_event(
         "managementEvent": True,
         "recipientAccountId": account,
         "eventCategory": "Management",
+        **endpoint_fields(vpc_endpoint_id, endpoint_account or account),
         "tlsDetails": {
             "tlsVersion": "TLSv1.3",
             "cipherSuite": "TLS_AES_128_GCM_SHA256",

@@ -18,3 +18,15 @@ def account_of(arn: str) -> str | None:
 def region_of(arn: str) -> str | None:
     parts = arn_parts(arn)
     return parts[3] or None if len(parts) == 6 else None
+
+
+def instance_id(value: str) -> str:
+    """The EC2 instance ID of an instance ARN (arn:…:ec2:REGION:ACCOUNT:instance/i-…) or of a
+    bare ID: what EC2, Auto Scaling and SSM take as InstanceId(s) and as a tag filter's
+    resource-id. Workloads carry the ARN; every call that names an instance passes through here."""
+    parts = arn_parts(value)
+    if len(parts) == 6 and parts[2] == "ec2" and parts[5].startswith("instance/"):
+        value = parts[5].removeprefix("instance/")
+    if not value.startswith("i-") or not value[2:].isalnum():
+        raise ValueError(f"not an EC2 instance ID or ARN: {value[:100]!r}")
+    return value

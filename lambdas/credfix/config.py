@@ -50,7 +50,10 @@ class Settings(BaseModel):
     mode: Literal["observe", "enforce"] = Field("observe", alias="CREDFIX_MODE")
     kill_switch_parameter: str = Field("", alias="CREDFIX_KILL_SWITCH_PARAMETER")
     target_cooldown_seconds: int = Field(3600, ge=0, alias="CREDFIX_TARGET_COOLDOWN_SECONDS")
+    # Sliding 60-minute windows: per account acted in, and per failing key.
     max_actions_per_hour: int = Field(10, ge=0, alias="CREDFIX_MAX_ACTIONS_PER_HOUR")
+    max_actions_per_key_per_hour: int = Field(3, ge=0, alias="CREDFIX_MAX_ACTIONS_PER_KEY_PER_HOUR")
+    block_seconds: int = Field(7 * 86400, ge=60, alias="CREDFIX_BLOCK_SECONDS")  # escalation blocks expire
     breaker_failures: int = Field(3, ge=1, alias="CREDFIX_BREAKER_FAILURES")
     restart_on_key_lifecycle: bool = Field(False, alias="CREDFIX_RESTART_ON_KEY_LIFECYCLE")
     ssm_command: str = Field("", alias="CREDFIX_SSM_COMMAND")

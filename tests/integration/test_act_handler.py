@@ -50,6 +50,8 @@ def triaged(ddb: Any, svc: EcsService, verdict: str = "stale-consumer") -> None:
                 "cluster": svc.cluster_arn,
             }
         ],
+        "attribution": [{"ip": "10.0.1.25", "scope": "workload", "holders": [svc.task_arns[0]]}],
+        "origin": "account",
         "timeline": [{"at": datetime.now(UTC).isoformat(), "what": "triage: verdict " + verdict}],
     }
     ddb.update_item(
@@ -89,6 +91,7 @@ def act(aws_env: LocalAws, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType,
     sqs = session().client("sqs")
     make_table(session().client("dynamodb"))
     verify_url = sqs.create_queue(QueueName="credfix-verify")["QueueUrl"]
+    monkeypatch.setenv("CREDFIX_ACT_QUEUE_URL", sqs.create_queue(QueueName="credfix-act")["QueueUrl"])
     monkeypatch.setenv("CREDFIX_TABLE", TABLE)
     monkeypatch.setenv("CREDFIX_VERIFY_QUEUE_URL", verify_url)
     monkeypatch.setenv("CREDFIX_MODE", "enforce")

@@ -37,12 +37,14 @@ def test_ecs_task_by_private_ip_within_the_call_budget(aws_env: LocalAws) -> Non
     [task] = build.ecs_service(net, "prod", "api", definition)
     log = build.CallLog()
 
+    endpoint = build.sts_endpoint(net)
     result = locate_workloads(
-        build.incident((build.private_ip_of(task), FARGATE_UA)),
+        build.incident((build.private_ip_of(task), FARGATE_UA, endpoint)),
         log.factory,
         SETTINGS,
         secret_arns=[SECRET_ARN],
         rotated_at=None,
+        account=ACCOUNT,
     )
 
     top = result.workloads[0]
@@ -55,10 +57,18 @@ def test_ecs_task_by_private_ip_within_the_call_budget(aws_env: LocalAws) -> Non
         in top.evidence
     )
     assert "skipped: every source IP led directly to a workload" in findings_text(result)
-    # The ENI lookup; ECS has no lookup by ENI, so running tasks are listed and described
-    # cluster by cluster until the ENI turns up (2 calls per cluster searched); then the task
-    # definition, for the configured credentials. No service, function or profile scan.
+    [attributed] = result.attribution
+    assert (attributed.scope, attributed.holders, attributed.vpc_id) == (
+        "workload",
+        [task["taskArn"]],
+        net.vpc,
+    )
+    # The endpoint (the account's?), then the ENI lookup in its VPC; ECS has no lookup by ENI,
+    # so running tasks are listed and described cluster by cluster until the ENI turns up (2
+    # calls per cluster searched); then the task definition, for the configured credentials.
+    # No service, function or profile scan.
     assert log.calls == [
+        "ec2:DescribeVpcEndpoints",
         "ec2:DescribeNetworkInterfaces",
         "ecs:ListClusters",
         "ecs:ListTasks",
@@ -132,7 +142,7 @@ def test_ci_runner_in_an_auto_scaling_group_by_ip_and_tags(aws_env: LocalAws) ->
     build.runner_group(net, "web", {"team": "web"})
 
     result = locate_workloads(
-        build.incident((instance["PrivateIpAddress"], RUNNER_UA)),
+        build.incident((instance["PrivateIpAddress"], RUNNER_UA, build.sts_endpoint(net))),
         build.clients,
         SETTINGS,
         secret_arns=[],
@@ -155,7 +165,11 @@ def test_lambda_function_in_a_vpc(aws_env: LocalAws) -> None:
     build.lambda_in_vpc(other_net, "elsewhere", role_arn, create_eni=False)
 
     result = locate_workloads(
-        build.incident((ip, LAMBDA_UA)), build.clients, SETTINGS, secret_arns=[], rotated_at=None
+        build.incident((ip, LAMBDA_UA, build.sts_endpoint(net))),
+        build.clients,
+        SETTINGS,
+        secret_arns=[],
+        rotated_at=None,
     )
 
     [fn] = result.workloads
@@ -172,7 +186,11 @@ def test_lambda_functions_sharing_one_interface_are_not_high(aws_env: LocalAws) 
     assert ip is not None
 
     result = locate_workloads(
-        build.incident((ip, None)), build.clients, SETTINGS, secret_arns=[], rotated_at=None
+        build.incident((ip, None, build.sts_endpoint(net))),
+        build.clients,
+        SETTINGS,
+        secret_arns=[],
+        rotated_at=None,
     )
 
     assert sorted(w.id.rsplit(":", 1)[-1] for w in result.workloads) == ["first", "second"]
@@ -283,7 +301,9 @@ def test_a_task_started_after_the_failures_is_not_high(aws_env: LocalAws) -> Non
     instance = build.runner_group(net, "gh-runners", {"ghr:Application": "github-action-runner"})
     long_ago = datetime.now(UTC) - timedelta(days=2)
     result = locate_workloads(
-        build.incident((instance["PrivateIpAddress"], RUNNER_UA), last_seen=long_ago),
+        build.incident(
+            (instance["PrivateIpAddress"], RUNNER_UA, build.sts_endpoint(net)), last_seen=long_ago
+        ),
         build.clients,
         SETTINGS,
         secret_arns=[],

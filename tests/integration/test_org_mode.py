@@ -12,7 +12,7 @@ from credfix.adapters.aws import AccountRouter
 from credfix.adapters.guardrail_store import MemoryGuardrailStore
 from credfix.config import Settings
 from credfix.core.remediate import remediate
-from credfix.models.incident import Incident, Workload
+from credfix.models.incident import Incident, SourceAttribution, Workload
 from harness.moto import ACCOUNT, LocalAws
 
 pytestmark = pytest.mark.integration
@@ -69,6 +69,16 @@ def test_act_restarts_the_service_in_the_member_account(aws_env: LocalAws) -> No
         last_seen=now,
         opened_at=now,
         accounts=[MEMBER],
+        # The member's own endpoint: triage checked it in the member account.
+        attribution=[
+            SourceAttribution(
+                ip="10.0.1.25",
+                vpc_endpoint_id="vpce-0123",
+                scope="workload",
+                account=MEMBER,
+                holders=[service_arn],
+            )
+        ],
         workloads=[
             Workload(
                 type="ecs-service",

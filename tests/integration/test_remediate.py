@@ -23,8 +23,10 @@ from credfix.adapters.ssm_actions import KillSwitch
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import remediate
+from credfix.core.remediate.model import Cap
 from credfix.models.cloudtrail import parse_event
-from credfix.models.incident import ConfiguredCredential, Incident, Workload
+from credfix.models.incident import ConfiguredCredential, Incident, SourceAttribution, Workload
+from harness.account import attributed
 from harness.moto import ACCOUNT, REGION, LocalAws
 from harness.records import cloudtrail_event
 
@@ -127,10 +129,16 @@ def incident(
     key_status: str = "Inactive",
     incident_id: str = "20260415T110500Z-VV7A-0001",
     event_count: int = 12,
+    attribution: list[SourceAttribution] | None = None,
 ) -> Incident:
+    """A triaged incident whose failing address is attributed to `workloads` (through the
+    account's own endpoint) unless `attribution` says otherwise."""
     now = datetime.now(UTC)
+    found = attributed(*workloads) if attribution is None else attribution
     return Incident.model_validate(
         {
+            "attribution": [a.model_dump() for a in found],
+            "origin": "account" if any(a.scope != "none" for a in found) else "outside",
             "incident_id": incident_id,
             "access_key_id": KEY,
             "status": "triaged",
@@ -334,6 +342,7 @@ def test_five_thousand_failures_of_one_key_make_one_action(table: DynamoGuardrai
             "verdict": "stale-consumer",
             "key_status": "Inactive",
             "workloads": [task_workload(svc, i) for i in range(3)],  # three tasks of one service
+            "attribution": attributed(*[task_workload(svc, i) for i in range(3)]),
         }
     )
 
@@ -342,24 +351,39 @@ def test_five_thousand_failures_of_one_key_make_one_action(table: DynamoGuardrai
     assert [(a.type, a.status) for a in actions] == [("ecs-force-new-deployment", "executed")]
 
 
-def test_hourly_cap_stops_further_actions(table: DynamoGuardrailStore) -> None:
+def test_account_cap_holds_an_action_pending_until_the_window_frees(table: DynamoGuardrailStore) -> None:
     services = [ecs_service(f"svc{i}") for i in range(3)]
     settings = Settings(CREDFIX_MODE="enforce", CREDFIX_MAX_ACTIONS_PER_HOUR=2)
+    now = datetime.now(UTC).replace(microsecond=0)
     statuses = [
-        remediate(incident([task_workload(s)], incident_id=f"inc-{i}"), factory(), settings, table)[0]
+        remediate(incident([task_workload(s)], incident_id=f"inc-{i}"), factory(), settings, table, now=now)[
+            0
+        ]
         for i, s in enumerate(services)
     ]
-    assert [a.status for a in statuses] == ["executed", "executed", "skipped"]
-    assert "global cap reached: 2 actions per hour" in statuses[2].reason
-    # The capped target was released, so it can act in the next hour.
-    next_hour = remediate(
+    assert [a.status for a in statuses] == ["executed", "executed", "pending"]
+    assert f"account {ACCOUNT} reached its cap of 2 actions in any 60 min" in statuses[2].reason
+    assert statuses[2].retry_at == now + timedelta(seconds=3601)
+    # Not a final skip: when the sliding window frees a slot, the same incident acts.
+    before = services[2].primary_deployment(session().client("ecs"))
+    again = remediate(
         incident([task_workload(services[2])], incident_id="inc-2"),
         factory(),
         settings,
         table,
-        now=datetime.now(UTC) + timedelta(hours=1),
+        now=now + timedelta(seconds=3601),
     )
-    assert next_hour[0].status == "executed"
+    assert again[0].status == "executed"
+    assert services[2].primary_deployment(session().client("ecs")) != before
+
+
+def test_key_cap_limits_the_actions_of_one_key(table: DynamoGuardrailStore) -> None:
+    services = [ecs_service(f"k{i}") for i in range(2)]
+    settings = Settings(CREDFIX_MODE="enforce", CREDFIX_MAX_ACTIONS_PER_KEY_PER_HOUR=1)
+    inc = incident([task_workload(s) for s in services])
+    actions = remediate(inc, factory(), settings, table)
+    assert [a.status for a in actions] == ["executed", "pending"]
+    assert "key AKIA…VV7A reached its cap of 1 actions in any 60 min" in actions[1].reason
 
 
 # --- Auto Scaling runner ------------------------------------------------------------------
@@ -686,12 +710,17 @@ def test_memory_store_applies_the_same_rules() -> None:
     assert not lost.won and lost.holder is not None and lost.holder.incident_id == "inc-1"
     assert not store.claim("t", "inc-2", "a", now + timedelta(seconds=30), 60).won
     assert store.claim("t", "inc-2", "a", now + timedelta(seconds=61), 60).won
-    assert [store.take_rate_slot(now, 2) for _ in range(3)] == [True, True, False]
-    store.record_failure(now)
-    store.record_failure(now)
+    cap = Cap("account#1", 2, 3600, "account 1")
+    assert [store.claim(f"c{i}", f"inc-c{i}", "a", now, 60, caps=[cap]).won for i in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    for n in range(2):
+        store.settle(f"c{n}", f"inc-c{n}", "failed", "boom", now)
     assert store.breaker_failures(now, 3600) == 2
     assert store.breaker_failures(now + timedelta(hours=2), 3600) == 0
-    store.record_success(now)
+    store.settle("t", "inc-2", "executed", "ok", now)
     assert store.breaker_failures(now, 3600) == 0
 
 
@@ -768,32 +797,41 @@ def test_cli_remediate_publishes_the_alert_to_the_topic(
 # --- guardrail writes folded into transactions -------------------------------------------
 
 
-def test_claim_with_cap_takes_claim_and_slot_together(table: DynamoGuardrailStore) -> None:
+def test_claim_with_caps_takes_claim_and_slots_together(table: DynamoGuardrailStore) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     ddb = session().client("dynamodb")
-    assert table.claim("svc-a", "inc-1", "a", now, 60, cap=1).won
-    capped = table.claim("svc-b", "inc-2", "a", now, 60, cap=1)
-    assert not capped.won and capped.capped
-    # A capped claim leaves no claim behind, and the hour's counter holds the one action.
+    account = Cap("account#1", 1, 3600, "account 1")
+    key = Cap(f"key#{KEY}", 5, 3600, "key")
+    assert table.claim("svc-a", "inc-1", "a", now, 60, caps=[account, key]).won
+    capped = table.claim("svc-b", "inc-2", "a", now, 60, caps=[account, key])
+    assert not capped.won and capped.capped == account
+    assert capped.retry_at == now + timedelta(seconds=3601)
+    # A capped claim leaves no claim behind, and no slot of the key's cap either.
     assert "Item" not in ddb.get_item(TableName=TABLE, Key={"pk": {"S": "target#svc-b"}}, ConsistentRead=True)
-    hour = now.strftime("%Y-%m-%dT%H")
-    counter = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ratelimit#{hour}"}}, ConsistentRead=True)
-    assert counter["Item"]["actions"]["N"] == "1"
-    # A lost claim reports its holder, and takes no slot of the cap.
-    lost = table.claim("svc-a", "inc-3", "a", now, 60, cap=5)
-    assert not lost.won and not lost.capped and lost.holder is not None
+
+    def log(cap: Cap) -> list[str]:
+        item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"rate#{cap.scope}"}}, ConsistentRead=True)
+        return [x["N"] for x in item["Item"]["log"]["L"]]
+
+    assert log(account) == log(key) == [str(int(now.timestamp()))]
+    # A lost claim reports its holder, and takes no slot.
+    lost = table.claim("svc-a", "inc-3", "a", now, 60, caps=[key])
+    assert not lost.won and lost.capped is None and lost.holder is not None
     assert lost.holder.incident_id == "inc-1"
-    counter = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ratelimit#{hour}"}}, ConsistentRead=True)
-    assert counter["Item"]["actions"]["N"] == "1"
+    assert len(log(key)) == 1
+    # The window slides: an hour and a second later the account's slot is free again.
+    later = now + timedelta(seconds=3601)
+    assert table.claim("svc-b", "inc-2", "a", later, 60, caps=[account, key]).won
+    assert log(account) == [str(int(later.timestamp()))]
 
 
 def test_settle_counts_the_outcome_for_the_breaker(table: DynamoGuardrailStore) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     for n, target in enumerate(("t1", "t2")):
-        assert table.claim(target, f"inc-{n}", "a", now, 60, cap=10).won
+        assert table.claim(target, f"inc-{n}", "a", now, 60, caps=[Cap("account#1", 10, 3600, "a")]).won
         table.settle(target, f"inc-{n}", "failed", "boom", now)
     assert table.breaker_failures(now, 3600) == 2
-    assert table.claim("t3", "inc-3", "a", now, 60, cap=10).won
+    assert table.claim("t3", "inc-3", "a", now, 60, caps=[Cap("account#1", 10, 3600, "a")]).won
     table.settle("t3", "inc-3", "executed", "done", now)
     assert table.breaker_failures(now, 3600) == 0
     # Settling a claim this incident does not hold changes neither the claim nor the breaker.
@@ -805,9 +843,10 @@ def test_settle_counts_the_outcome_for_the_breaker(table: DynamoGuardrailStore) 
 def test_memory_store_caps_and_counts_like_the_table() -> None:
     store = MemoryGuardrailStore()
     now = datetime.now(UTC)
-    assert store.claim("a", "inc-1", "x", now, 60, cap=1).won
-    capped = store.claim("b", "inc-2", "x", now, 60, cap=1)
-    assert capped.capped and not capped.won
+    cap = Cap("account#1", 1, 3600, "account 1")
+    assert store.claim("a", "inc-1", "x", now, 60, caps=[cap]).won
+    capped = store.claim("b", "inc-2", "x", now, 60, caps=[cap])
+    assert capped.capped == cap and not capped.won
     assert store.claim("b", "inc-2", "x", now, 60).won  # no claim was left behind by the capped try
     store.settle("a", "inc-1", "failed", "boom", now)
     assert store.breaker_failures(now, 3600) == 1

@@ -26,7 +26,7 @@ from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.triage import TriageResult, incident_from_delta, session_issuer_of, triage
 from credfix.models.cloudtrail import parse_event
-from credfix.models.incident import ConfiguredCredential, Evidence, Incident, Workload
+from credfix.models.incident import ConfiguredCredential, Evidence, Incident, SourceAttribution, Workload
 from harness.moto import ACCOUNT, LocalAws
 from harness.pipeline import LocalPipeline, SqsPoller
 from harness.records import cloudtrail_event
@@ -42,6 +42,7 @@ class Fixed:
 
     workloads: list[Workload] = field(default_factory=list)
     findings: list[Evidence] = field(default_factory=list)
+    attribution: list[SourceAttribution] = field(default_factory=list)
 
 
 def locate_nothing(incident: Incident, client_for: ClientFactory, settings: Settings, **_: Any) -> Fixed:
@@ -197,7 +198,12 @@ def test_wrong_credential_source(account: Account, aws_env: LocalAws) -> None:
     assert f"configured with a different, Active key AKIA…{new[-4:]}, last used" in text
     assert "another credential provider wins" in text
     assert result.incident.workloads == [task]
-    assert seen == {"secret_arns": [], "rotated_at": None, "session_issuer_arn": None}
+    assert seen == {
+        "secret_arns": [],
+        "rotated_at": None,
+        "session_issuer_arn": None,
+        "account": ACCOUNT,  # whose addresses and endpoints attribute the failures
+    }
 
 
 def test_foreign_account(account: Account) -> None:
@@ -427,7 +433,10 @@ def test_triage_handler_end_to_end(pipeline: LocalPipeline, act_queue: str, aws:
     account.rotate(arn, new)
     account.deactivate(old)
 
-    pipeline.put_events([cloudtrail_event(old) for _ in range(3)])
+    from harness import account as build
+
+    _, egress = build.nat_gateway(build.network())  # the stale consumer calls out through NAT
+    pipeline.put_events([cloudtrail_event(old, source_ip=egress) for _ in range(3)])
     pipeline.ingest_poller(load_handler("ingest").handler).drain()
     triage_handler = load_handler("triage").handler
     poller = _drain(pipeline, triage_handler)
@@ -435,6 +444,7 @@ def test_triage_handler_end_to_end(pipeline: LocalPipeline, act_queue: str, aws:
     assert poller.stats.delivered == 1 and poller.stats.item_failures == 0
     item = _item(pipeline, old)
     assert (item["status"], item["verdict"], item["severity"]) == ("triaged", "stale-consumer", "medium")
+    assert json.loads(item["triage"])["origin"] == "account"
     incident = to_incident(item)  # the storage contract: triage's JSON attribute merges back
     assert incident.verdict == "stale-consumer" and incident.key_status == "Inactive"
     assert incident.event_count == 3
@@ -504,7 +514,13 @@ def test_wrong_credential_source_from_a_static_key_in_the_task_definition(aws_en
     net = build.network()
     definition = build.task_definition("orders", static_key=new)
     (task,) = build.ecs_service(net, "prod", "orders", definition)
-    incident = incident_for(cloudtrail_event(old, source_ip=build.private_ip_of(task), user_agent=FARGATE_UA))
+    record = cloudtrail_event(
+        old,
+        source_ip=build.private_ip_of(task),
+        vpc_endpoint_id=build.sts_endpoint(net),
+        user_agent=FARGATE_UA,
+    )
+    incident = incident_for(record)
     result = triage(incident, environment_clients(), Settings())
     assert result.decision.verdict == "wrong-credential-source", evidence_text(result)
     assert "configured with a different, Active key" in evidence_text(result)

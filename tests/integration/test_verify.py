@@ -16,9 +16,10 @@ from credfix.adapters.incidents import IncidentStore, from_item, key_pk, to_inci
 from credfix.adapters.queues import Queues
 from credfix.core.ingest import ingest_batch
 from credfix.core.verify import SourceActivity, StoredIncident, decide
-from credfix.models.incident import Action, Incident, Workload
+from credfix.models.incident import Action, Incident, SourceAttribution, Workload
+from harness.account import OWN_ENDPOINT
 from harness.pipeline import LocalPipeline, SqsPoller
-from harness.records import cloudtrail_event
+from harness.records import SOMEONE_ELSES_ENDPOINT, cloudtrail_event
 from tests.conftest import load_handler
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,16 @@ SERVICE = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/orders-api"
 TASK = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/4f1c2d9e8b7a4c3d9e2f1a0b9c8d7e6f"
 OTHER_SERVICE = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/billing"
 WORKLOAD_IP = "10.0.1.25"
+VPC = "vpc-0a1b2c3d"
+# What triage established: the workload's address came through the account's own endpoint.
+ATTRIBUTION = [
+    SourceAttribution(
+        ip=WORKLOAD_IP, vpc_endpoint_id=OWN_ENDPOINT, scope="workload", vpc_id=VPC, holders=[TASK]
+    ),
+    SourceAttribution(
+        ip="10.0.7.7", vpc_endpoint_id=OWN_ENDPOINT, scope="workload", vpc_id=VPC, holders=[OTHER_SERVICE]
+    ),
+]
 
 
 def iso(ts: datetime) -> str:
@@ -43,7 +54,13 @@ class Env:
     verify_url: str
     action_at: datetime
 
-    def ingest(self, *event_times: datetime, prefix: str, source_ip: str = WORKLOAD_IP) -> None:
+    def ingest(
+        self,
+        *event_times: datetime,
+        prefix: str,
+        source_ip: str = WORKLOAD_IP,
+        endpoint: str | None = OWN_ENDPOINT,
+    ) -> None:
         store = IncidentStore(self.pipeline.ddb, self.pipeline.names.table, reopen_after=timedelta(hours=1))
         queues = Queues(
             self.pipeline.sqs,
@@ -53,7 +70,9 @@ class Env:
         batch = [
             {
                 "messageId": f"{prefix}-{i}",
-                "body": json.dumps(cloudtrail_event(KEY, event_time=t, source_ip=source_ip)),
+                "body": json.dumps(
+                    cloudtrail_event(KEY, event_time=t, source_ip=source_ip, vpc_endpoint_id=endpoint)
+                ),
             }
             for i, t in enumerate(event_times)
         ]
@@ -75,10 +94,13 @@ class Env:
                 parent=SERVICE,
                 confidence="high",
                 account=ACCOUNT,
+                vpc_id=VPC,
                 evidence=[f"sourceIPAddress {WORKLOAD_IP} is the private IP of ENI eni-0a1b2c3d (awsvpc)"],
             )
         ]
         triage = {
+            "attribution": [a.model_dump(mode="json") for a in ATTRIBUTION],
+            "origin": "account",
             "verdict": "stale-consumer",
             "severity": "medium",
             "key_status": "deleted",
@@ -236,7 +258,7 @@ def test_a_failure_timed_after_the_action_escalates_and_blocks_the_target(env: E
     assert marker["blocked_reason"].startswith("failures continue after")
     assert (marker["incident_id"], marker["outcome"]) == (incident_id, "executed")  # claim kept
     assert marker["last_action_at"] == iso(env.action_at)
-    assert "expires_at" not in marker  # the block does not expire by itself
+    assert marker["blocked_until"] > iso(datetime.now(UTC) + timedelta(days=6))  # expires in 7 days
 
     (alert,) = env.alerts()
     assert alert["body"]["kind"] == "escalated"
@@ -274,6 +296,36 @@ def test_per_source_event_times_name_the_source_that_still_fails(env: Env) -> No
     assert verification["outcome"] == "escalated"
     assert verification["failures_after_action"] == 1
     assert "from 10.0.4.44 (possibly the restarted workload under a new IP)" in verification["detail"]
+
+
+def test_an_outsiders_late_failure_escalates_but_blocks_nothing(env: Env) -> None:
+    """One more failure sent from outside after the action (the fourth outsider case): the
+    alert says so, and the target stays free for a real incident."""
+    env.ingest(env.action_at - timedelta(minutes=8), prefix="before")
+    env.act()
+    env.ingest(
+        env.action_at + timedelta(minutes=6), prefix="outsider", source_ip="203.0.113.50", endpoint=None
+    )
+    env.request_verify()
+    env.run_verify()
+
+    item = env.item()
+    assert item["status"] == "escalated"
+    stored = json.loads(item["verification"])
+    assert stored["blocked_targets"] == []
+    assert (
+        "only from addresses not attributed to the account (203.0.113.50" in stored["verification"]["detail"]
+    )
+    assert env.item(f"target#{SERVICE}") == {}  # no block marker at all
+
+
+def test_a_restarted_task_failing_under_a_new_ip_through_the_same_endpoint_blocks(env: Env) -> None:
+    env.ingest(env.action_at - timedelta(minutes=8), prefix="before")
+    env.act()
+    env.ingest(env.action_at + timedelta(minutes=6), prefix="new-ip", source_ip="10.0.1.99")
+    env.request_verify()
+    env.run_verify()
+    assert json.loads(env.item()["verification"])["blocked_targets"] == [SERVICE]
 
 
 def test_grace_period_tolerates_old_tasks_draining_after_a_restart(env: Env) -> None:
@@ -339,7 +391,9 @@ def test_malformed_verify_message_is_reported_as_a_batch_item_failure(env: Env) 
 # ------------------------------------------------------------- attribution (pure decide)
 
 
-def _stored(late_ip: str, workloads: list[Workload]) -> StoredIncident:
+def _stored(
+    late_ip: str, workloads: list[Workload], late_endpoint: str | None = OWN_ENDPOINT
+) -> StoredIncident:
     action_at = datetime(2026, 11, 3, 11, 16, tzinfo=UTC)
     incident = Incident.model_validate(
         {
@@ -350,13 +404,14 @@ def _stored(late_ip: str, workloads: list[Workload]) -> StoredIncident:
             "last_seen": action_at + timedelta(minutes=4),
             "opened_at": action_at - timedelta(minutes=9),
             "workloads": workloads,
+            "attribution": ATTRIBUTION,
             "actions": [Action(type="restart-ecs-service", target=SERVICE, status="executed", at=action_at)],
         }
     )
     sources = [
-        SourceActivity(WORKLOAD_IP, "ua", 10, action_at - timedelta(minutes=5)),
-        SourceActivity("10.0.9.9", "ua", 3, action_at - timedelta(minutes=6)),
-        SourceActivity(late_ip, "ua", 2, action_at + timedelta(minutes=4)),
+        SourceActivity(WORKLOAD_IP, "ua", 10, action_at - timedelta(minutes=5), OWN_ENDPOINT),
+        SourceActivity("10.0.9.9", "ua", 3, action_at - timedelta(minutes=6), OWN_ENDPOINT),
+        SourceActivity(late_ip, "ua", 2, action_at + timedelta(minutes=4), late_endpoint),
     ]
     return StoredIncident(incident=incident, sources=sources)
 
@@ -367,6 +422,7 @@ WORKLOADS = [
         id=TASK,
         parent=SERVICE,
         confidence="high",
+        vpc_id=VPC,
         evidence=[f"sourceIPAddress {WORKLOAD_IP} -> ENI"],
     ),
     Workload(
@@ -386,8 +442,9 @@ def test_late_failures_only_from_another_located_workload_do_not_block_the_targe
     assert "the remediated workload is quiet" in decision.detail and "10.0.7.7" in decision.detail
 
 
-def test_late_failures_from_an_unknown_ip_block_the_target() -> None:
-    """A restarted task comes back under a new IP: an unattributed late source counts against it."""
+def test_late_failures_from_a_new_ip_through_the_accounts_endpoint_block_the_target() -> None:
+    """A restarted task comes back under a new IP, through the same (the account's) endpoint:
+    attributed to the target's VPC, it counts against the target."""
     decision = decide(_stored("10.0.4.44", WORKLOADS), datetime(2026, 11, 3, 11, 16, tzinfo=UTC))
     assert decision.outcome == "escalated"
     assert decision.block_targets == (SERVICE,)
@@ -398,6 +455,14 @@ def test_late_failures_from_the_remediated_workload_name_its_ip() -> None:
     decision = decide(_stored(WORKLOAD_IP, WORKLOADS[:1]), datetime(2026, 11, 3, 11, 16, tzinfo=UTC))
     assert decision.block_targets == (SERVICE,)
     assert f"from the remediated workload's source(s) {WORKLOAD_IP}" in decision.detail
+
+
+def test_late_failures_from_someone_elses_endpoint_block_nothing() -> None:
+    decision = decide(
+        _stored(WORKLOAD_IP, WORKLOADS[:1], late_endpoint=SOMEONE_ELSES_ENDPOINT),
+        datetime(2026, 11, 3, 11, 16, tzinfo=UTC),
+    )
+    assert decision.outcome == "escalated" and decision.block_targets == ()
 
 
 def test_an_ip_that_prefixes_another_is_not_mistaken_for_it() -> None:

@@ -400,7 +400,7 @@ def test_runner_with_cli_user_agent_points_at_aws_profile() -> None:
         ("signature-mismatch", ["together, atomically, in one secret version"]),
         ("key-deleted", ["Find the key's owner", "rather than re-activating the old key"]),
         ("key-deactivated", ["Find the key's owner", "deactivated (Inactive)"]),
-        ("stale-secret", ["ESCALATED", "will not act on this target again", "VERIFICATION"]),
+        ("stale-secret", ["ESCALATED", "does not act on it again until the block expires", "VERIFICATION"]),
         ("temporary-credentials", ["Resolved", "Outcome:     verified"]),
     ],
 )

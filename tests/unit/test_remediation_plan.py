@@ -11,7 +11,7 @@ import pytest
 from credfix.config import Settings
 from credfix.core.remediate import REGISTRY, plan
 from credfix.core.remediate.model import NOTIFY
-from credfix.models.incident import Action, ConfiguredCredential, Incident, Workload
+from credfix.models.incident import Action, ConfiguredCredential, Incident, SourceAttribution, Workload
 from credfix.permissions import policy_for
 
 KEY = "AKIAY34FZKBOKMUTVV7A"
@@ -31,12 +31,22 @@ def task(n: int = 1, confidence: str = "high", parent: str | None = SERVICE, **k
     )
 
 
+def through_endpoint(*holders: str, ip: str = "10.0.1.25") -> SourceAttribution:
+    return SourceAttribution(ip=ip, vpc_endpoint_id="vpce-1", scope="workload", holders=list(holders))
+
+
 def incident(
-    workloads: list[Workload], verdict: str | None = "stale-consumer", key_status: str = "Inactive"
+    workloads: list[Workload],
+    verdict: str | None = "stale-consumer",
+    key_status: str = "Inactive",
+    attribution: list[SourceAttribution] | None = None,
 ) -> Incident:
+    """Attributed by default: the failing address is held by every workload given."""
     now = datetime.now(UTC)
+    found = [through_endpoint(*(w.id for w in workloads))] if attribution is None else attribution
     return Incident.model_validate(
         {
+            "attribution": [a.model_dump() for a in found],
             "incident_id": "inc-1",
             "access_key_id": KEY,
             "verdict": verdict,
@@ -218,3 +228,61 @@ def test_merge_keeps_the_executed_entry_whatever_the_order() -> None:
         type="lambda-refresh", target="fn", status="executed", reason="ok", at=at + timedelta(hours=1)
     )
     assert merge_actions([executed, planned], [later]) == [executed, later]
+
+
+# --- attribution before action (credfix.core.attribution) ---------------------------------
+
+OUTSIDER = SourceAttribution(
+    ip="203.0.113.50", scope="none", why="203.0.113.50 is not an address of account 123456789012"
+)
+NAT = SourceAttribution(ip="198.51.100.7", scope="vpc", vpc_id="vpc-a", why="NAT gateway of vpc-a")
+
+
+def service(name: str, vpc: str | None) -> Workload:
+    arn = f"arn:aws:ecs:eu-west-1:123456789012:service/prod/{name}"
+    return Workload(type="ecs-service", id=arn, confidence="medium", cluster=CLUSTER, vpc_id=vpc)
+
+
+def test_an_outsider_moves_nothing_and_every_skip_says_why() -> None:
+    planned = plan(incident([task(1)], attribution=[OUTSIDER]), Settings())
+    assert [(p.type, p.actionable) for p in planned] == [("ecs-force-new-deployment", False)]
+    assert planned[0].skip is not None and planned[0].skip.startswith("not attributed: 203.0.113.50 is not")
+
+
+@pytest.mark.parametrize("verdict", ["stale-consumer", "stale-secret"])
+def test_a_vpc_address_permits_restarting_stragglers_running_there(verdict: str) -> None:
+    consumer = service("orders", "vpc-a").model_copy(
+        update={"credentials": [ConfiguredCredential(kind="secret", ref=SECRET)]}
+    )
+    planned = plan(incident([consumer], verdict=verdict, attribution=[NAT]), Settings())
+    assert [p.actionable for p in planned if p.type == "ecs-force-new-deployment"] == [True]
+
+
+def test_a_vpc_address_never_restarts_elsewhere_or_for_other_verdicts() -> None:
+    elsewhere = plan(incident([service("orders", "vpc-b")], attribution=[NAT]), Settings())
+    assert "runs in vpc-b, not in vpc-a" in str(elsewhere[0].skip)
+    unknown_vpc = plan(incident([service("orders", None)], attribution=[NAT]), Settings())
+    assert "VPC is unknown" in str(unknown_vpc[0].skip)
+    for verdict in ("signature-mismatch", "key-deleted"):
+        settings = Settings(CREDFIX_RESTART_ON_KEY_LIFECYCLE=True)
+        planned = plan(incident([service("orders", "vpc-a")], verdict=verdict, attribution=[NAT]), settings)
+        assert planned[0].skip is not None and "permits restarting rotation stragglers" in planned[0].skip
+
+
+def test_sources_that_disagree_act_on_nothing() -> None:
+    a, b = service("orders", "vpc-a"), service("billing", "vpc-a")
+    planned = plan(incident([a, b], attribution=[through_endpoint(a.id), through_endpoint(b.id)]), Settings())
+    assert not any(p.actionable for p in planned)
+    assert all(str(p.skip).startswith("not attributed:") for p in planned)
+
+
+def test_an_outsiders_noise_does_not_stop_the_attributed_action() -> None:
+    planned = plan(incident([task(1)], attribution=[through_endpoint(task(1).id), OUTSIDER]), Settings())
+    assert [(p.type, p.actionable) for p in planned] == [("ecs-force-new-deployment", True)]
+
+
+def test_a_stale_secret_rotation_waits_for_an_attributed_consumer() -> None:
+    consumer = task(1, credentials=[ConfiguredCredential(kind="secret", ref=SECRET)])
+    planned = plan(incident([consumer], verdict="stale-secret", attribution=[OUTSIDER]), Settings())
+    rotation = next(p for p in planned if p.type == "secret-rotate")
+    assert not rotation.actionable and str(rotation.skip).startswith("not attributed:")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from credfix.adapters.paging import Page, capped, chunks
 from credfix.permissions import needs
 
@@ -43,6 +45,15 @@ class NatGateway:
     subnet_id: str | None
     network_interface_ids: tuple[str, ...]
     public_ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VpcEndpoint:
+    id: str
+    vpc_id: str | None
+    owner_id: str | None
+    service_name: str
+    state: str | None
 
 
 @dataclass(frozen=True)
@@ -92,9 +103,13 @@ class Ec2:
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
-    def interfaces_with_private_ip(self, ip: str) -> list[NetworkInterface]:
-        # Matches primary and secondary private IPv4 addresses (EKS pod IPs are secondary).
-        return self._interfaces(Filters=[{"Name": "addresses.private-ip-address", "Values": [ip]}])
+    def interfaces_with_private_ip(self, ip: str, vpc_id: str | None = None) -> list[NetworkInterface]:
+        """Interfaces holding `ip` as a primary or secondary private IPv4 address (EKS pod IPs
+        are secondary), in `vpc_id` only when given (private ranges repeat across VPCs)."""
+        filters = [{"Name": "addresses.private-ip-address", "Values": [ip]}]
+        if vpc_id:
+            filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+        return self._interfaces(Filters=filters)
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
@@ -122,6 +137,31 @@ class Ec2:
                 network_interface_id=raw.get("NetworkInterfaceId") or None,
                 instance_id=raw.get("InstanceId") or None,
                 private_ip=raw.get("PrivateIpAddress") or None,
+            )
+        return None
+
+    @needs("triage", "ec2:DescribeVpcEndpoints", on="*")
+    @needs("cli", "ec2:DescribeVpcEndpoints", on="*")
+    def vpc_endpoint(self, endpoint_id: str) -> VpcEndpoint | None:
+        """The account's VPC endpoint with this ID, or None when the account has none by that ID
+        (EC2 answers InvalidVpcEndpointId.NotFound, or malformed for an ID of the wrong shape)."""
+        try:
+            resp = self._ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+        except ClientError as exc:
+            if (
+                exc.response.get("Error", {})
+                .get("Code", "")
+                .startswith(("InvalidVpcEndpointId.", "InvalidVpcEndpointId"))
+            ):
+                return None
+            raise
+        for raw in resp.get("VpcEndpoints", []):
+            return VpcEndpoint(
+                id=raw["VpcEndpointId"],
+                vpc_id=raw.get("VpcId"),
+                owner_id=raw.get("OwnerId"),
+                service_name=raw.get("ServiceName", ""),
+                state=raw.get("State"),
             )
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from credfix.arns import instance_id
 from credfix.permissions import needs
 
 
@@ -14,18 +15,19 @@ class Ec2Actions:
         self._autoscaling = autoscaling
 
     @needs("act", "autoscaling:TerminateInstanceInAutoScalingGroup", on="autoscaling-groups")
-    def recycle(self, instance_id: str) -> str:
-        """Terminate the instance WITHOUT lowering desired capacity: the group launches a new
-        instance from its launch template, which starts with fresh credentials. Returns the
-        scaling activity id."""
+    def recycle(self, instance: str) -> str:
+        """Terminate the instance (ID or ARN) WITHOUT lowering desired capacity: the group
+        launches a new instance from its launch template, which starts with fresh credentials.
+        Returns the scaling activity id."""
         resp = self._autoscaling.terminate_instance_in_auto_scaling_group(
-            InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
+            InstanceId=instance_id(instance), ShouldDecrementDesiredCapacity=False
         )
         return str(resp.get("Activity", {}).get("ActivityId", ""))
 
     @needs("act", "ec2:DescribeTags", on="*")  # DescribeTags has no resource-level permission
-    def instance_tags(self, instance_id: str) -> dict[str, str]:
-        resp = self._ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])
+    def instance_tags(self, instance: str) -> dict[str, str]:
+        """Tags of an instance given by ID or ARN (the filter takes the ID only)."""
+        resp = self._ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id(instance)]}])
         return {t["Key"]: t.get("Value", "") for t in resp.get("Tags", [])}
 
     @needs("act", "autoscaling:DescribeTags", on="*")  # no resource-level permission either

@@ -19,7 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from credfix.adapters.dynamo import condition_failed, update_if
-from credfix.core.aggregate import KeyDelta
+from credfix.core.aggregate import KeyDelta, SourceDelta
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -67,6 +67,14 @@ class _Seen:
             str(item.get("first_seen", "~")),
             item.get("announced") is not False,  # items without the flag count as announced
         )
+
+
+def _source_info(source: SourceDelta) -> dict[str, str | None]:
+    """A source as stored in `source_info` (the endpoint only when CloudTrail named one)."""
+    info = {"ip": source.ip, "ua": source.user_agent}
+    if source.vpc_endpoint_id:
+        info["vpce"] = source.vpc_endpoint_id
+    return info
 
 
 def key_pk(access_key_id: str) -> str:
@@ -142,7 +150,7 @@ class IncidentStore:
             ":regions": sorted(delta.regions),
             ":evsrc": sorted(delta.event_sources),
             ":accounts": sorted(delta.accounts),
-            ":info": {h: {"ip": s.ip, "ua": s.user_agent} for h, s in kept},
+            ":info": {h: _source_info(s) for h, s in kept},
             ":counts": {h: s.count for h, s in kept},
             ":lastseen": {h: iso_z(s.last_seen) for h, s in kept if s.last_seen},
             ":dropped": dropped,
@@ -217,7 +225,7 @@ class IncidentStore:
                     continue
                 room -= 1
                 written.add(h)
-                values[f":i{i}"] = {"ip": src.ip, "ua": src.user_agent}
+                values[f":i{i}"] = _source_info(src)
                 sets.append(f"source_info.#h{i} = if_not_exists(source_info.#h{i}, :i{i})")
             values[":zero"] = 0
             names[f"#h{i}"] = h
@@ -377,6 +385,7 @@ def to_incident(item: dict[str, Any]) -> Incident:
             Source(
                 ip=v.get("ip"),
                 user_agent=v.get("ua"),
+                vpc_endpoint_id=v.get("vpce"),
                 count=int(counts.get(h, 0)),
                 last_seen=last_seen.get(h),
             )

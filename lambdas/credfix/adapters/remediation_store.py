@@ -35,7 +35,8 @@ class IncidentSuperseded(RuntimeError):
 class Recorded:
     incident: Incident
     changed: bool  # False when this delivery added nothing (a pure redelivery)
-    followed_up: bool  # alert and verification already sent for this incident
+    followed_up_mark: str | None  # what the last alert + verification were sent for (step.py)
+    alerted: bool = False  # the alert went out while actions were still pending
 
 
 def merge_actions(stored: list[Action], new: list[Action]) -> list[Action]:
@@ -127,10 +128,14 @@ class RemediationStore:
             old_timeline = [TimelineEntry.model_validate(t) for t in stored.get("timeline", [])]
             merged = merge_actions(old_actions, actions)
             merged_timeline = merge_timeline(old_timeline, timeline)
-            followed_up = plain.get("remediation_followed_up") == incident_id
+            mark = plain.get("remediation_followed_up")
+            followed_up = str(mark) if mark and str(mark).split("#")[0] == incident_id else None
+            alerted = plain.get("remediation_alerted") == incident_id
             status = "acted" if plain["status"] in ADVANCES_TO_ACTED else str(plain["status"])
             if merged == old_actions and merged_timeline == old_timeline and status == plain["status"]:
-                return Recorded(to_incident(plain), changed=False, followed_up=followed_up)
+                return Recorded(
+                    to_incident(plain), changed=False, followed_up_mark=followed_up, alerted=alerted
+                )
             document = json.dumps(
                 {
                     "actions": [a.model_dump(mode="json") for a in merged],
@@ -161,19 +166,32 @@ class RemediationStore:
                     raise
                 continue  # another delivery recorded first: merge with its record
             plain.update({"status": status, "remediation": document})
-            return Recorded(to_incident(plain), changed=True, followed_up=followed_up)
+            return Recorded(to_incident(plain), changed=True, followed_up_mark=followed_up, alerted=alerted)
         raise RuntimeError(f"recording incident {incident_id} kept losing races; the message will be retried")
 
     @needs("act", "dynamodb:UpdateItem", on="incidents-table")
-    def mark_followed_up(self, access_key_id: str, incident_id: str, now: datetime) -> None:
-        """Alert sent and verification scheduled: a redelivery does not repeat them."""
+    def mark_followed_up(self, access_key_id: str, incident_id: str, mark: str, now: datetime) -> None:
+        """Alert sent and verification scheduled for `mark` (the incident and what it executed):
+        a redelivery finds the same mark and does not repeat them."""
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": key_pk(access_key_id)}},
-            UpdateExpression="SET remediation_followed_up = :id, remediation_followed_up_at = :now",
+            UpdateExpression="SET remediation_followed_up = :mark, remediation_followed_up_at = :now",
             ConditionExpression="incident_id = :id",
             ExpressionAttributeValues={
                 ":id": {"S": incident_id},
+                ":mark": {"S": mark},
                 ":now": {"S": iso_z(now)},
             },
+        )
+
+    @needs("act", "dynamodb:UpdateItem", on="incidents-table")
+    def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None:
+        """Alert sent while actions wait on a cap: their later run alerts only when they settle."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": key_pk(access_key_id)}},
+            UpdateExpression="SET remediation_alerted = :id, remediation_alerted_at = :now",
+            ConditionExpression="incident_id = :id",
+            ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
         )

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.exceptions import ClientError
 
+from credfix.arns import instance_id
 from credfix.permissions import needs
 
 KILL_SWITCH_CACHE_SECONDS = 60  # how long a flipped switch may take to be seen by a warm Lambda
@@ -46,9 +47,9 @@ class SsmActions:
 
     @needs("act", "ssm:SendCommand", on="ec2-instances")
     @needs("act", "ssm:SendCommand", on="ssm-shell-document")  # SendCommand authorises both
-    def run_shell(self, instance_id: str, command: str, comment: str) -> str:
+    def run_shell(self, instance: str, command: str, comment: str) -> str:
         resp = self._ssm.send_command(
-            InstanceIds=[instance_id],
+            InstanceIds=[instance_id(instance)],
             DocumentName="AWS-RunShellScript",
             Parameters={"commands": [command]},
             Comment=comment[:100],

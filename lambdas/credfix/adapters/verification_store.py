@@ -10,14 +10,15 @@ Writes (the storage contract other stages rely on):
   redelivered message does not alert twice).
 - a target marker (pk `target#<target id>`, the guardrail store's claim item): `blocked` =
   true, `blocked_at`, `blocked_reason`, `blocked_incident_id`, `blocked_access_key_id`;
-  `expires_at` removed (a block lasts until a person clears it); the claim's own
-  `incident_id`, `last_action_at`, `outcome` are set only where missing.
+  `blocked_until` (the block expires then, unless a person clears it first) and `expires_at`
+  after it; the claim's own `incident_id`, `last_action_at`, `outcome` are set only where
+  missing.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -53,6 +54,7 @@ def _sources(item: dict[str, Any]) -> list[SourceActivity]:
         SourceActivity(
             ip=v.get("ip"),
             user_agent=v.get("ua"),
+            vpc_endpoint_id=v.get("vpce"),
             count=int(counts.get(h, 0)),
             last_seen=_parse_time(last_seen.get(h) or v.get("ls")),
         )
@@ -126,22 +128,21 @@ class VerificationStore:
 
     @needs("verify", "dynamodb:UpdateItem", on="incidents-table")
     def block_target(
-        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime
+        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime, until: datetime
     ) -> None:
-        """Stop enforcement for a target (idempotent: the same values again on redelivery)."""
+        """Stop enforcement for a target until `until` (idempotent: the same marker again on
+        redelivery)."""
         self._ddb.update_item(
             TableName=self._table,
             Key={"pk": {"S": target_pk(target)}},
             # The guardrails' claim fields are filled only where missing (a marker on a target
-            # that was never claimed still reads as a holder); the TTL is removed: a block
-            # lasts until a person clears it.
+            # that was never claimed still reads as a holder); the TTL outlives the block.
             UpdateExpression=(
                 "SET blocked = :true, blocked_at = if_not_exists(blocked_at, :now), blocked_reason = :why, "
-                "blocked_incident_id = :id, blocked_access_key_id = :key, "
+                "blocked_until = :until, blocked_incident_id = :id, blocked_access_key_id = :key, "
                 "incident_id = if_not_exists(incident_id, :id), "
                 "last_action_at = if_not_exists(last_action_at, :now), "
-                "outcome = if_not_exists(outcome, :blocked) "
-                "REMOVE expires_at"
+                "outcome = if_not_exists(outcome, :blocked), expires_at = :expires"
             ),
             ExpressionAttributeValues={
                 ":true": {"BOOL": True},
@@ -150,6 +151,8 @@ class VerificationStore:
                 ":id": {"S": incident_id},
                 ":key": {"S": access_key_id},
                 ":blocked": {"S": "blocked"},
+                ":until": {"S": iso_z(until)},
+                ":expires": {"N": str(int((until + timedelta(days=7)).timestamp()))},
             },
         )
 

@@ -21,19 +21,23 @@ from credfix.models.cloudtrail import CloudTrailEvent
 MAX_SOURCES_PER_BATCH = 20
 MAX_SESSION_ISSUERS = 5
 
-# access key ID, source IP, user agent, error code, region, event source, account, session issuer ARN
-Signature = tuple[str, str | None, str | None, str | None, str, str, str, str | None]
+# access key ID, source IP, user agent, error code, region, event source, account, session issuer
+# ARN, VPC endpoint ID
+Signature = tuple[str, str | None, str | None, str | None, str, str, str, str | None, str | None]
 
 
-def source_hash(ip: str | None, user_agent: str | None) -> str:
-    """A short stable name for a (source IP, user agent) pair, usable as a map key."""
-    return "s" + hashlib.sha256(f"{ip}\x00{user_agent}".encode()).hexdigest()[:12]
+def source_hash(ip: str | None, user_agent: str | None, vpc_endpoint_id: str | None = None) -> str:
+    """A short stable name for a (source IP, user agent, VPC endpoint) source, usable as a map
+    key (sources without an endpoint keep the name they always had)."""
+    endpoint = f"\x00{vpc_endpoint_id}" if vpc_endpoint_id else ""
+    return "s" + hashlib.sha256(f"{ip}\x00{user_agent}{endpoint}".encode()).hexdigest()[:12]
 
 
 @dataclass
 class SourceDelta:
     ip: str | None
     user_agent: str | None
+    vpc_endpoint_id: str | None = None
     count: int = 0
     last_seen: datetime | None = None
 
@@ -83,9 +87,9 @@ class Groups:
         the first MAX_SOURCES_PER_BATCH distinct sources are kept (the rest only counted), and
         the first MAX_SESSION_ISSUERS session issuers."""
         deltas: dict[str, KeyDelta] = {}
-        names: dict[tuple[str | None, str | None], str] = {}  # each pair hashed once per batch
+        names: dict[tuple[str | None, str | None, str | None], str] = {}  # each hashed once per batch
         for signature, (times, _) in self.signatures.items():
-            key, ip, user_agent, code, region, event_source, account, issuer = signature
+            key, ip, user_agent, code, region, event_source, account, issuer, endpoint = signature
             delta = deltas.get(key)
             if delta is None:
                 delta = deltas[key] = KeyDelta(key, message_ids=self.key_ids[key])
@@ -102,16 +106,16 @@ class Groups:
             delta.accounts.add(account)
             if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
                 delta.session_issuers.add(issuer)
-            pair = (ip, user_agent)
-            name = names.get(pair)
+            origin = (ip, user_agent, endpoint)
+            name = names.get(origin)
             if name is None:
-                name = names[pair] = source_hash(ip, user_agent)
+                name = names[origin] = source_hash(ip, user_agent, endpoint)
             source = delta.sources.get(name)
             if source is None:
                 if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
                     delta.sources_dropped += count
                     continue
-                source = delta.sources[name] = SourceDelta(ip, user_agent)
+                source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint)
             source.count += count
             if source.last_seen is None or last > source.last_seen:
                 source.last_seen = last
@@ -133,6 +137,7 @@ def signature_of(event: CloudTrailEvent) -> Signature:
         d.event_source,
         d.recipient_account_id or event.account or "unknown",
         issuer,
+        d.vpc_endpoint_id,
     )
 
 

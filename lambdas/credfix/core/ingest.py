@@ -133,6 +133,7 @@ def group_bodies(
             detail["eventSource"],
             detail.get("recipientAccountId") or event.get("account") or "unknown",
             issuer.get("arn") if issuer else None,
+            detail.get("vpcEndpointId"),
         )
         # Groups.add, inline (about a tenth of this loop's time on a storm)
         group = signatures.get(signature)

@@ -22,6 +22,7 @@ from credfix.adapters.secrets import WatchedSecrets
 from credfix.adapters.sts_ownership import CallerIdentity, StsOwnership
 from credfix.adapters.triage_store import HandOffState
 from credfix.config import Settings
+from credfix.core import attribution as attribution_rule
 from credfix.core.aggregate import KeyDelta
 from credfix.core.secrets_scan import SecretHit, SecretsScan
 from credfix.keys import decode_account, key_kind, partition_of_arn, partition_of_region, redact
@@ -32,6 +33,7 @@ from credfix.models.incident import (
     KeyStatus,
     Severity,
     Source,
+    SourceAttribution,
     TimelineEntry,
     Verdict,
     Workload,
@@ -49,6 +51,19 @@ SEVERITY: dict[Verdict, Severity] = {
     "unknown-key": "medium",
     "temporary-credentials": "low",  # a session problem; the SDK usually recovers by itself
 }
+# A key of the account failing only from outside: someone outside holds the key ID. The
+# lifecycle verdicts and a mismatched signature on a known key are security signals then.
+OUTSIDER_SECURITY_SIGNAL: frozenset[Verdict] = frozenset(
+    {
+        "stale-consumer",
+        "stale-secret",
+        "signature-mismatch",
+        "key-deactivated",
+        "key-deleted",
+        "temporary-credentials",
+        "wrong-credential-source",
+    }
+)
 DECISIVE_CONFIDENCE = ("high", "medium")  # low-confidence candidates are listed, never decisive
 MAX_RELATED_KEYS = 10  # other keys looked up (secrets' current keys, configured static keys)
 
@@ -359,6 +374,9 @@ class Located(Protocol):
     @property
     def findings(self) -> list[Evidence]: ...
 
+    @property
+    def attribution(self) -> list[SourceAttribution]: ...
+
 
 class Locate(Protocol):
     def __call__(
@@ -370,6 +388,7 @@ class Locate(Protocol):
         secret_arns: list[str],
         rotated_at: datetime | None,
         session_issuer_arn: str | None = None,
+        account: str | None = None,
     ) -> Located: ...
 
 
@@ -377,6 +396,7 @@ class Locate(Protocol):
 class _NothingLocated:
     workloads: list[Workload] = field(default_factory=list)
     findings: list[Evidence] = field(default_factory=list)
+    attribution: list[SourceAttribution] = field(default_factory=list)
 
 
 def default_locate(
@@ -387,6 +407,7 @@ def default_locate(
     secret_arns: list[str],
     rotated_at: datetime | None,
     session_issuer_arn: str | None = None,
+    account: str | None = None,
 ) -> Located:
     """credfix.core.locate, imported late: triage's own tests pass their own `locate`, and the
     locators' imports are paid only when a triage really runs."""
@@ -398,6 +419,7 @@ def default_locate(
         secret_arns=secret_arns,
         rotated_at=rotated_at,
         session_issuer_arn=session_issuer_arn,
+        account=account,
     )
     return result
 
@@ -414,9 +436,22 @@ class TriageResult:
         """The `triage` attribute of the incident item (the storage contract of to_incident:
         Incident fields, with only triage's own timeline entries; to_incident merges them)."""
         doc = self.incident.document()
-        names = ("key_status", "owner_account", "verdict", "severity", "evidence", "workloads")
+        names = (
+            "key_status",
+            "owner_account",
+            "verdict",
+            "severity",
+            "evidence",
+            "workloads",
+            "attribution",
+            "origin",
+        )
         own = [entry.model_dump(mode="json") for entry in self.timeline]
         return {**{name: doc[name] for name in names}, "timeline": own}
+
+
+def _only(accounts: Sequence[str]) -> str | None:
+    return accounts[0] if len(accounts) == 1 else None
 
 
 def establish_ownership(
@@ -539,10 +574,18 @@ def triage(
             secret_arns=secret_arns,
             rotated_at=rotated_at,
             session_issuer_arn=issuer,
+            account=ownership.caller_account or _only(ownership.target_accounts),
         )
     except Exception as exc:  # location is best effort: the key's lifecycle verdict still stands
+        failed = f"failed: {type(exc).__name__}: {exc}"[:300]
         located = _NothingLocated(
-            findings=[Evidence(check="workload location", found=f"failed: {type(exc).__name__}: {exc}"[:300])]
+            findings=[Evidence(check="workload location", found=failed)],
+            attribution=[
+                attribution_rule.none(
+                    s.ip, s.vpc_endpoint_id, f"could not be checked: workload location {failed}"
+                )
+                for s in incident.sources
+            ],
         )
     workloads = list(located.workloads)
     try:
@@ -568,6 +611,25 @@ def triage(
         first_seen=incident.first_seen,
     )
     evidence = decision.evidence + [f for f in located.findings if f not in decision.evidence]
+    attributed = list(located.attribution)
+    origin = attribution_rule.origin(attributed)
+    for a in attributed:
+        evidence.append(
+            Evidence(
+                check=f"attribution of {attribution_rule.describe_source(a)}", found=f"{a.scope}: {a.why}"
+            )
+        )
+    severity = decision.severity
+    if origin == "outside" and decision.verdict in OUTSIDER_SECURITY_SIGNAL:
+        severity = "high"
+        evidence.append(
+            Evidence(
+                check="origin",
+                found="every failing request came from outside the account: a security signal, not a "
+                "rotation straggler",
+            )
+        )
+    decision = replace(decision, severity=severity)
     own_timeline = _timeline(incident, lifecycle, hits, decision, now)
     triaged = incident.model_copy(
         update={
@@ -578,6 +640,8 @@ def triage(
             "severity": decision.severity,
             "evidence": evidence,
             "workloads": workloads,
+            "attribution": attributed,
+            "origin": origin,
             "timeline": sorted([*incident.timeline, *own_timeline], key=lambda e: e.at),
         }
     )
@@ -631,7 +695,16 @@ def incident_from_delta(
     """An incident as ingest would open it from these records (CLI: no table involved)."""
     assert delta.first_seen and delta.last_seen
     sources = sorted(
-        (Source(ip=s.ip, user_agent=s.user_agent, count=s.count) for s in delta.sources.values()),
+        (
+            Source(
+                ip=s.ip,
+                user_agent=s.user_agent,
+                vpc_endpoint_id=s.vpc_endpoint_id,
+                count=s.count,
+                last_seen=s.last_seen,
+            )
+            for s in delta.sources.values()
+        ),
         key=lambda s: -s.count,
     )
     return Incident(

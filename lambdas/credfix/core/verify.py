@@ -31,12 +31,14 @@ from typing import Any, Literal, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from credfix.core.alerts.sanitise import sanitise
+from credfix.core.attribution import holder_family
 from credfix.keys import is_access_key_id
-from credfix.models.incident import Incident, Severity
+from credfix.models.incident import Incident, Severity, SourceAttribution
 from credfix.timefmt import iso_z
 
 Outcome = Literal["verified", "escalated", "duplicate", "skipped"]
 MAX_GRACE = timedelta(hours=1)
+DEFAULT_BLOCK = timedelta(days=7)
 
 
 class VerifyRequest(BaseModel):
@@ -67,6 +69,7 @@ class SourceActivity:
     user_agent: str | None
     count: int
     last_seen: datetime | None = None  # event time of this source's newest failure, if ingest kept it
+    vpc_endpoint_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Store(Protocol):
         self, access_key_id: str, incident_id: str, status: str, closed_at: datetime | None, verification: str
     ) -> Written: ...
     def block_target(
-        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime
+        self, target: str, incident_id: str, access_key_id: str, reason: str, now: datetime, until: datetime
     ) -> None: ...
     def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
 
@@ -125,8 +128,39 @@ def _ips_in(texts: list[str], ips: set[str]) -> set[str]:
     return {ip for ip in ips if re.search(rf"(?<![\w.:]){re.escape(ip)}(?![\w:]|\.\d)", joined)}
 
 
+def attribution_of(source: SourceActivity, incident: Incident) -> SourceAttribution | None:
+    """What a failing source is attributed to, from what triage established: the same
+    address (and endpoint), or a new address through an endpoint triage found to be the
+    account's (a restarted task comes back with a new private IP, through the same endpoint).
+    None when triage never attributed anything like it."""
+    attributed = [a for a in incident.attribution if a.scope != "none"]
+    for a in attributed:
+        if a.ip == source.ip and a.vpc_endpoint_id == source.vpc_endpoint_id:
+            return a
+    for a in attributed:
+        if source.vpc_endpoint_id and a.vpc_endpoint_id == source.vpc_endpoint_id:
+            return a.model_copy(update={"ip": source.ip, "scope": "vpc", "holders": []})
+    return None
+
+
+def _attributed_to(a: SourceAttribution, target: str, incident: Incident) -> bool:
+    """Whether an attributed late failure points at an acted-on target: its holder is the
+    target or one of the target's workloads, or it comes from the VPC the target runs in."""
+    holders = holder_family(a.holders, incident.workloads)
+    for w in incident.workloads:
+        if target not in (w.id, w.parent):
+            continue
+        if a.scope == "workload" and (w.id in holders or target in holders):
+            return True
+        if a.scope == "vpc" and a.vpc_id and w.vpc_id == a.vpc_id:
+            return True
+    return False
+
+
 def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timedelta(0)) -> Decision:
-    """Pure: compare the failures' event times with the action time."""
+    """Pure: compare the failures' event times with the action time. A target is blocked only
+    when failures after the action are attributed to it (an outsider's late failure never
+    blocks anything)."""
     incident = stored.incident
     cutoff = action_at + grace
     executed = [a for a in incident.actions if a.status == "executed"]
@@ -152,12 +186,21 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
     if not executed:
         detail = f"failures continue {after} (newest {iso_z(newest)}, from {who}) and credfix changed nothing"
         return Decision("escalated", count, sanitise(detail, 400))
+    inside = [(s, a) for s in late if (a := attribution_of(s, incident)) is not None]
+    if late and not inside:
+        detail = (
+            f"failures continue {after} only from addresses not attributed to the account ({who}; newest "
+            f"{iso_z(newest)}): nothing shows the remediated workload still failing, so no target is "
+            "blocked; someone outside may be using this key ID"
+        )
+        return Decision("escalated", count, sanitise(detail, 400))
     if late and late_ips and late_ips <= other_ips and len(late_ips) == len(late):
         detail = (
             f"the remediated workload is quiet, but failures continue {after} from other located "
             f"workload(s) at {who} (newest {iso_z(newest)})"
         )
         return Decision("escalated", count, sanitise(detail, 400))
+    blocked = tuple(t for t in targets if any(_attributed_to(a, t, incident) for _, a in inside))
     mine = sorted(late_ips & workload_ips)
     origin = (
         f"from the remediated workload's source(s) {', '.join(mine)}"
@@ -165,7 +208,9 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
         else f"from {who} (possibly the restarted workload under a new IP)"
     )
     detail = f"failures continue {after} {origin}; newest {iso_z(newest)} (event time)"
-    return Decision("escalated", count, sanitise(detail, 400), targets)
+    if not blocked:
+        detail += "; not attributed to an acted-on target, so none is blocked"
+    return Decision("escalated", count, sanitise(detail, 400), blocked)
 
 
 def _escalated_severity(current: Severity | None) -> Severity:
@@ -192,7 +237,13 @@ def verification_attribute(incident: Incident, decision: Decision, action_at: da
 
 
 def _finish(
-    stored: StoredIncident, store: Store, alerter: Alerter, now: datetime, *, redelivered: bool
+    stored: StoredIncident,
+    store: Store,
+    alerter: Alerter,
+    now: datetime,
+    *,
+    redelivered: bool,
+    block_for: timedelta,
 ) -> VerifyResult:
     """Send the alert for an outcome already written (once: redelivery only re-sends an
     alert that has not gone out)."""
@@ -204,7 +255,9 @@ def _finish(
         return VerifyResult("duplicate", incident.incident_id, "already verified and alerted", blocked)
     if incident.status == "escalated":
         for target in blocked:  # idempotent: a crash between writes left no gap
-            store.block_target(target, incident.incident_id, incident.access_key_id, detail, now)
+            store.block_target(
+                target, incident.incident_id, incident.access_key_id, detail, now, now + block_for
+            )
         alerter.incident_escalated(incident)
         outcome: Outcome = "escalated"
     else:
@@ -215,7 +268,15 @@ def _finish(
     return VerifyResult(outcome, incident.incident_id, note, blocked, alerted=True)
 
 
-def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime) -> VerifyResult:
+def verify(
+    request: VerifyRequest,
+    store: Store,
+    alerter: Alerter,
+    now: datetime,
+    *,
+    block_for: timedelta = DEFAULT_BLOCK,
+) -> VerifyResult:
+    """`block_for`: how long an escalation keeps enforcement off a target it is attributed to."""
     now = now.astimezone(UTC).replace(microsecond=0)
     stored = store.load(request.access_key_id)
     if stored is None:
@@ -224,7 +285,7 @@ def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime
     if incident.incident_id != request.incident_id:
         return VerifyResult("skipped", request.incident_id, f"superseded by incident {incident.incident_id}")
     if incident.status in ("resolved", "escalated") and stored.decided is not None:
-        return _finish(stored, store, alerter, now, redelivered=True)
+        return _finish(stored, store, alerter, now, redelivered=True, block_for=block_for)
     if incident.status != "acted":
         return VerifyResult(
             "skipped", incident.incident_id, f"incident is {incident.status}, not awaiting verification"
@@ -234,7 +295,8 @@ def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime
     # Stop enforcement before recording the outcome: if the run dies in between, a
     # redelivery finds the incident still "acted" and decides again.
     for target in decision.block_targets:
-        store.block_target(target, incident.incident_id, incident.access_key_id, decision.detail, now)
+        until = now + block_for
+        store.block_target(target, incident.incident_id, incident.access_key_id, decision.detail, now, until)
     status = "resolved" if decision.outcome == "verified" else "escalated"
     written = store.record_outcome(
         incident.access_key_id,
@@ -247,4 +309,4 @@ def verify(request: VerifyRequest, store: Store, alerter: Alerter, now: datetime
     if fresh is None or fresh.incident.incident_id != incident.incident_id or fresh.decided is None:
         return VerifyResult("skipped", incident.incident_id, "incident changed while verifying")
     # Lost the race to another worker: finish whatever it decided (its alert, once).
-    return _finish(fresh, store, alerter, now, redelivered=not written.won)
+    return _finish(fresh, store, alerter, now, redelivered=not written.won, block_for=block_for)

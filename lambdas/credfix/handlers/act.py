@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from credfix.adapters.act_retry import SqsActRetry
 from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.guardrail_store import DynamoGuardrailStore
 from credfix.adapters.remediation_store import IncidentSuperseded, RemediationStore
@@ -50,6 +51,7 @@ _recorder = RemediationStore(client("dynamodb"), _cfg.table_name)
 _guardrails = DynamoGuardrailStore(client("dynamodb"), _cfg.table_name)
 _kill_switch = KillSwitch(client("ssm"), _cfg.kill_switch_parameter) if _cfg.kill_switch_parameter else None
 _verify = SqsVerifyScheduler(client("sqs"), _cfg.verify_queue_url, _cfg.drain_seconds)
+_retry = SqsActRetry(client("sqs"), _cfg.act_queue_url)
 alerter = build_alerter(_cfg)
 
 
@@ -67,6 +69,7 @@ def record_handler(record: SQSRecord) -> None:
             kill_switch=_kill_switch,
             alerter=alerter,
             verify=_verify,
+            retry=_retry,
         )
     except IncidentSuperseded as exc:
         # Re-opened while we worked: the claims still stop a repeat; a retry cannot record it either.

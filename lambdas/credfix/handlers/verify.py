@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -37,7 +37,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> str:
     request = VerifyRequest.model_validate_json(record.body)
-    result = verify(request, _store, _alerter, datetime.now(UTC))
+    result = verify(
+        request, _store, _alerter, datetime.now(UTC), block_for=timedelta(seconds=_cfg.block_seconds)
+    )
     if result.alerted:
         metrics.add_metric(METRIC_OF_OUTCOME[result.outcome], MetricUnit.Count, 1)
     logger.info(

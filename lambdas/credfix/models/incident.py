@@ -29,7 +29,15 @@ WorkloadType = Literal[
     "ecs-task", "ecs-service", "ec2-instance", "lambda-function", "codebuild-project", "eks-node", "vpc"
 ]
 Confidence = Literal["high", "medium", "low"]
-ActionStatus = Literal["executed", "planned", "skipped", "failed"]
+# pending: an attributed action held back by a rate cap; it runs when the window frees.
+ActionStatus = Literal["executed", "planned", "pending", "skipped", "failed"]
+# How far a failing request's source address attributes it to this account (docs/threat-model.md):
+# "workload": a private address through the account's own VPC endpoint, held by a workload;
+# "vpc": an address of the account that only narrows to a VPC (NAT gateway, Elastic IP, a
+# private address through the account's endpoint that no interface holds any more);
+# "none": anything else (an outsider's address, a private address without the account's endpoint).
+AttributionScope = Literal["workload", "vpc", "none"]
+Origin = Literal["account", "outside", "mixed", "unknown"]
 
 
 class _Doc(BaseModel):
@@ -58,6 +66,7 @@ class Workload(_Doc):
     account: str | None = None
     parent: str | None = None  # e.g. the ECS service of a task, the Auto Scaling group of an instance
     cluster: str | None = None  # ECS cluster ARN for tasks and services
+    vpc_id: str | None = None  # where known: attribution by a VPC-level address needs it
     started_at: datetime | None = None
     credentials: list[ConfiguredCredential] = Field(default_factory=list)
 
@@ -68,6 +77,7 @@ class Action(_Doc):
     status: ActionStatus
     reason: str = ""
     at: datetime | None = None
+    retry_at: datetime | None = None  # pending: when a slot of the full cap frees
 
 
 class TimelineEntry(_Doc):
@@ -86,8 +96,24 @@ class Verification(_Doc):
 class Source(_Doc):
     ip: str | None = None
     user_agent: str | None = None
+    vpc_endpoint_id: str | None = None  # the endpoint CloudTrail names for a private source address
     count: int = 0
     last_seen: datetime | None = None  # event time of this source's newest failure
+
+
+class SourceAttribution(_Doc):
+    """What one source address of the failing requests attributes them to (the rule lives in
+    credfix.core.attribution). Only the address and the endpoint it came through count: the
+    key ID, user agent and request are whatever the caller sent."""
+
+    ip: str | None = None
+    vpc_endpoint_id: str | None = None
+    scope: AttributionScope = "none"
+    account: str | None = None  # the account the address belongs to, when it is this one
+    region: str | None = None
+    vpc_id: str | None = None
+    holders: list[str] = Field(default_factory=list)  # workload ids holding the address ("workload")
+    why: str = ""  # one sentence for people
 
 
 class Incident(_Doc):
@@ -113,6 +139,8 @@ class Incident(_Doc):
     session_issuers: list[str] = Field(default_factory=list)  # role ARNs, for ASIA (session) keys
     sources: list[Source] = Field(default_factory=list)
     sources_dropped: int = 0  # failures from sources beyond the per-incident cap, still counted
+    attribution: list[SourceAttribution] = Field(default_factory=list)  # per source, from triage
+    origin: Origin | None = None  # where the failing requests came from, from `attribution`
     timeline: list[TimelineEntry] = Field(default_factory=list)
     verification: Verification | None = None
 

@@ -12,6 +12,7 @@ import textwrap
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
+from credfix.core import attribution
 from credfix.core.alerts.guide import advice
 from credfix.core.alerts.sanitise import ascii_line, sanitise
 from credfix.keys import redact
@@ -42,13 +43,13 @@ SECTIONS = (
 )
 
 _CONFIDENCE = {"high": 0, "medium": 1, "low": 2}
-_STATUS_RANK = {"failed": 4, "executed": 3, "planned": 2, "skipped": 1}
+_STATUS_RANK = {"failed": 5, "executed": 4, "pending": 3, "planned": 2, "skipped": 1}
 _HEADLINE = {
     "diagnosed": "credfix diagnosed a workload signing with a credential AWS rejects.",
     "remediated": "credfix acted on a workload signing with a credential AWS rejects.",
     "resolved": "Resolved: the failures stopped after credfix's action; the incident is closed.",
     "escalated": "ESCALATED: failures continue after credfix's action. A person needs to look; "
-    "enforcement has stopped for the target(s).",
+    "enforcement has stopped for the target(s) the late failures are attributed to.",
 }
 
 
@@ -62,7 +63,8 @@ def utc(ts: datetime) -> str:
 
 
 def action_status(incident: Incident) -> str:
-    """The most significant status among the actions: failed > executed > planned > skipped > none."""
+    """The most significant status among the actions: failed > executed > pending > planned >
+    skipped > none."""
     if not incident.actions:
         return "none"
     return max((a.status for a in incident.actions), key=lambda s: _STATUS_RANK[s])
@@ -188,7 +190,8 @@ def _failing(text: _Text, incident: Incident) -> None:
     header = f"Sources (top {len(shown)} of {len(incident.sources)}):" if more else "Sources:"
     text.add(f"  {header}")
     for src in shown:
-        text.item(f"{src.ip or 'no source IP'}: {src.count:,} call(s)", indent=4, limit=80)
+        via = f" via {src.vpc_endpoint_id}" if src.vpc_endpoint_id else ""
+        text.item(f"{src.ip or 'no source IP'}{via}: {src.count:,} call(s)", indent=4, limit=120)
         text.add(f"      user agent: {sanitise(src.user_agent or '(none)', 200)}")
     if incident.sources_dropped:
         text.add(f"    (+ {incident.sources_dropped:,} call(s) from further sources, counted but not listed)")
@@ -293,8 +296,9 @@ def _next(text: _Text, incident: Incident, kind: str) -> None:
         ]
     elif kind == "escalated":
         steps = [
-            "credfix's action did not stop the failures, and it will not act on this target again: "
-            "the cause is not what a restart fixes. Work through the steps below by hand.",
+            "credfix's action did not stop the failures. Where the late failures are attributed to the "
+            "target, credfix does not act on it again until the block expires: the cause is not what a "
+            "restart fixes. Work through the steps below by hand.",
             *steps,
         ]
     for number, step in enumerate(steps, 1):
@@ -314,6 +318,9 @@ def email_text(incident: Incident, kind: str) -> str:
         f"Incident {sanitise(incident.incident_id, 80)} (status {incident.status}), key "
         f"{redact(incident.access_key_id)}, account {alert_account(incident)}"
     )
+    if outside := attribution.headline(incident):
+        text.add("")
+        text.para(outside, indent="")
     _failing(text, incident)
     _why(text, incident)
     _workloads(text, incident)

@@ -24,13 +24,18 @@ from credfix.config import Settings
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import locate_secret_consumers, locate_static_key_users
 from credfix.core.locate.merge import Candidates
-from credfix.core.locate.narrow import apply_user_agent, apply_vpc_narrowing, locate_by_lambda_runtime
+from credfix.core.locate.narrow import (
+    apply_user_agent,
+    apply_vpc_narrowing,
+    locate_by_lambda_runtime,
+    resolve_subnets,
+)
 from credfix.core.locate.session_role import locate_role_users
 from credfix.core.locate.source_ip import locate_by_ip
 from credfix.core.locate.user_agent import UserAgent, parse_user_agent
 from credfix.keys import key_kind
 from credfix.models.cloudtrail import source_ip_kind
-from credfix.models.incident import Evidence, Incident, Workload
+from credfix.models.incident import Evidence, Incident, SourceAttribution, Workload
 
 __all__ = ["LocateResult", "UserAgent", "locate_workloads", "parse_user_agent"]
 
@@ -39,6 +44,7 @@ __all__ = ["LocateResult", "UserAgent", "locate_workloads", "parse_user_agent"]
 class LocateResult:
     workloads: list[Workload] = field(default_factory=list)  # merged by id, ranked
     findings: list[Evidence] = field(default_factory=list)
+    attribution: list[SourceAttribution] = field(default_factory=list)  # one per source
 
 
 def _regions(ctx: LocateContext, incident: Incident) -> list[str]:
@@ -57,12 +63,15 @@ def locate_workloads(
     secret_arns: list[str],
     rotated_at: datetime | None,
     session_issuer_arn: str | None = None,
+    account: str | None = None,
 ) -> LocateResult:
-    """Candidates for the workload that signs with the incident's key, best first.
+    """Candidates for the workload that signs with the incident's key, best first, and what
+    each source address attributes (credfix.core.attribution).
 
     `secret_arns`: full ARNs of watched secrets that held the key; `rotated_at`: when the
-    secret's current version replaced it (tasks started before are stale); and for ASIA keys
-    `session_issuer_arn`: the role ARN from the events' `userIdentity.sessionContext`.
+    secret's current version replaced it (tasks started before are stale); for ASIA keys
+    `session_issuer_arn`: the role ARN from the events' `userIdentity.sessionContext`;
+    `account`: the account whose addresses and endpoints attribute (the one credfix reads).
     """
     ctx = LocateContext(client_for, settings)
     found = Candidates()
@@ -70,21 +79,26 @@ def locate_workloads(
     key = incident.access_key_id
     agents: list[UserAgent] = []
     unresolved = 0 if incident.sources else 1
-    ip_sources = 0
     nat_vpcs: set[str] = set()
+    attributed: list[SourceAttribution] = []
 
     for source in incident.sources:
         agent = parse_user_agent(source.user_agent)
         if agent is not None:
             agents.append(agent)
-        kind = source_ip_kind(source.ip)
-        if kind not in ("ipv4", "ipv6"):
-            unresolved += 1
+        if source_ip_kind(source.ip) not in ("ipv4", "ipv6"):
             ctx.note(f"source {source.ip or '(missing)'}", "not an IP address: the IP locator does not apply")
-            continue
-        assert source.ip is not None
-        ip_sources += 1
-        hit = locate_by_ip(ctx, found, source.ip, regions, incident_key=key, last_seen=incident.last_seen)
+        hit = locate_by_ip(
+            ctx,
+            found,
+            source.ip,
+            regions,
+            vpc_endpoint_id=source.vpc_endpoint_id,
+            account=account,
+            incident_key=key,
+            last_seen=incident.last_seen,
+        )
+        attributed.append(hit.attribution)
         for workload_id in hit.workload_ids:
             apply_user_agent(found, workload_id, [agent] if agent else [])
         nat_vpcs.update(hit.vpc_ids)
@@ -94,7 +108,7 @@ def locate_workloads(
 
     if unresolved == 0:
         ctx.note("account-wide scans", "skipped: every source IP led directly to a workload")
-        return LocateResult(found.ranked(), ctx.findings)
+        return _result(ctx, found, attributed)
 
     temporary = key_kind(key) == "temporary"
     for region in regions:
@@ -120,4 +134,16 @@ def locate_workloads(
             apply_user_agent(found, workload.id, agents)
     if nat_vpcs and not direct - {w.id for w in found.all() if w.type == "vpc"}:
         apply_vpc_narrowing(ctx, found, nat_vpcs)
-    return LocateResult(found.ranked(), ctx.findings)
+    return _result(ctx, found, attributed)
+
+
+def _result(ctx: LocateContext, found: Candidates, attributed: list[SourceAttribution]) -> LocateResult:
+    """The ranked candidates, each with its VPC where known: a VPC-level attribution permits
+    acting only on workloads shown to run in that VPC."""
+    if any(a.scope == "vpc" for a in attributed):
+        resolve_subnets(ctx)
+    workloads = [
+        w.model_copy(update={"vpc_id": ctx.vpc_of[w.id]}) if w.vpc_id is None and w.id in ctx.vpc_of else w
+        for w in found.ranked()
+    ]
+    return LocateResult(workloads, ctx.findings, attributed)

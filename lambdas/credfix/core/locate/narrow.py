@@ -45,7 +45,7 @@ def apply_user_agent(found: Candidates, workload_id: str, agents: list[UserAgent
 def apply_vpc_narrowing(ctx: LocateContext, found: Candidates, nat_vpcs: set[str]) -> None:
     """Only called when every IP source came through a NAT gateway: candidates in another VPC
     cannot have sent those requests."""
-    _resolve_subnets(ctx)
+    resolve_subnets(ctx)
     for workload in found.all():
         vpc = ctx.vpc_of.get(workload.id)
         if workload.type == "vpc" or vpc is None:
@@ -89,7 +89,7 @@ def locate_by_lambda_runtime(
             )
 
 
-def _resolve_subnets(ctx: LocateContext) -> None:
+def resolve_subnets(ctx: LocateContext) -> None:
     """VPCs of candidates known only by their subnets (ECS services and tasks): one
     ec2:DescribeSubnets per region."""
     by_region: dict[str | None, set[str]] = {}

@@ -4,39 +4,38 @@ narrows the search to its VPC.
 
 IPs are looked up as they are *now*: an address can have been reused since the failures,
 so a holder that started after the last failure is demoted. Requests through a VPC
-endpoint carry the sender's private IP; requests through a NAT gateway carry the NAT's
-public IP; IPv6 addresses are globally unique and belong to the ENI itself.
+endpoint carry the sender's private IP (looked up only when the endpoint is the account's,
+and only in its VPC); requests through a NAT gateway carry the NAT's public IP; IPv6
+addresses are globally unique and belong to the ENI itself. What each address attributes is
+decided by credfix.core.attribution.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Literal
 
-from credfix.adapters.ec2 import Ec2, NetworkInterface
+from botocore.exceptions import BotoCoreError, ClientError
+
+from credfix.adapters.ec2 import Ec2, NetworkInterface, VpcEndpoint
 from credfix.adapters.ecs import Task
 from credfix.adapters.paging import chunks
+from credfix.core import attribution
 from credfix.core.locate.arns import ec2_arn
 from credfix.core.locate.compute import function_workload, functions, instance_workload
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import report_static_credentials, task_definition, task_workload
 from credfix.core.locate.merge import Candidates
-from credfix.models.incident import Confidence, Workload
+from credfix.models.incident import Confidence, SourceAttribution, Workload
 from credfix.timefmt import iso_z
 
 EniKind = Literal["nat", "lambda", "ecs", "instance", "unknown"]
 _ECS_ATTACHMENT = re.compile(r"^arn:aws[\w-]*:ecs:[^:]+:\d{12}:attachment/")
 _LAMBDA_DESCRIPTION = "AWS Lambda VPC ENI-"
 _NAT_DESCRIPTION = re.compile(r"^Interface for NAT Gateway (nat-[0-9a-f]+)")
-# Ranges a VPC's private addresses come from (RFC 1918 and the 100.64/10 secondary CIDRs);
-# any other IPv4 source is looked up as a public address (Elastic IP or auto-assigned).
-_VPC_PRIVATE_RANGES = tuple(
-    ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-)
 _UUID_TAIL = re.compile(r"-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -63,8 +62,10 @@ def lambda_name_from_description(description: str) -> str | None:
 
 @dataclass
 class IpResult:
+    attribution: SourceAttribution
     workload_ids: list[str] = field(default_factory=list)  # direct hits (tasks, instances, functions)
     vpc_ids: list[str] = field(default_factory=list)  # NAT narrowing
+    via: list[str] = field(default_factory=list)  # what holds the address, for the evidence
 
     @property
     def resolved(self) -> bool:
@@ -220,20 +221,17 @@ def _nat(
     return eni.vpc_id
 
 
-def _interfaces(ctx: LocateContext, ec2: Ec2, ip: str, region: str) -> tuple[list[NetworkInterface], bool]:
-    """(interfaces holding the IP, whether the IP is public)."""
-    address = ipaddress.ip_address(ip)
+def _interfaces(ctx: LocateContext, ec2: Ec2, ip: str, region: str) -> list[NetworkInterface]:
+    """Interfaces holding a public IPv4 or an IPv6 address."""
     check = f"ec2:DescribeNetworkInterfaces {ip} in {region}"
-    if address.version == 6:
-        return ctx.attempt(check, lambda: ec2.interfaces_with_ipv6(ip)) or [], False
-    if any(address in network for network in _VPC_PRIVATE_RANGES):
-        return ctx.attempt(check, lambda: ec2.interfaces_with_private_ip(ip)) or [], False
+    if attribution.address_kind(ip) == "ipv6":
+        return ctx.attempt(check, lambda: ec2.interfaces_with_ipv6(ip)) or []
     # Elastic IPs first (NAT gateways, static egress): one cheap, well-supported lookup.
     eip = ctx.attempt(f"ec2:DescribeAddresses {ip} in {region}", lambda: ec2.elastic_ip(ip))
     if eip is not None and eip.network_interface_id:
         eni_id = eip.network_interface_id
-        return ctx.attempt(check, lambda: ec2.interfaces([eni_id])) or [], True
-    return ctx.attempt(check, lambda: ec2.interfaces_with_public_ip(ip)) or [], True
+        return ctx.attempt(check, lambda: ec2.interfaces([eni_id])) or []
+    return ctx.attempt(check, lambda: ec2.interfaces_with_public_ip(ip)) or []
 
 
 def _nat_of(ctx: LocateContext, ec2: Ec2, region: str, eni: NetworkInterface) -> str | None:
@@ -250,45 +248,195 @@ def _nat_of(ctx: LocateContext, ec2: Ec2, region: str, eni: NetworkInterface) ->
     return None
 
 
-def locate_by_ip(
+def _holders(
+    ctx: LocateContext,
+    found: Candidates,
+    region: str,
+    enis: list[NetworkInterface],
+    ip: str,
+    result: IpResult,
+    *,
+    public: bool,
+    incident_key: str,
+    last_seen: datetime,
+) -> None:
+    """What owns each interface holding the address: workloads (direct hits) or a NAT gateway."""
+    ec2 = ctx.ec2(region)
+    shared = len(enis) > 1
+    for eni in enis:
+        kind = classify(eni)
+        nat_id = None
+        if kind == "nat":
+            match = _NAT_DESCRIPTION.match(eni.description)
+            nat_id = match.group(1) if match else None
+        elif kind == "unknown" and public:
+            nat_id = _nat_of(ctx, ec2, region, eni)
+            kind = "nat" if nat_id else kind
+        if kind == "nat":
+            vpc = _nat(ctx, found, region, eni, ip, nat_id)
+            result.vpc_ids.extend([vpc] if vpc else [])
+            result.via.append(f"NAT gateway {nat_id or eni.id}")
+        elif kind == "lambda":
+            result.workload_ids.extend(_lambda(ctx, found, region, eni, ip))
+        elif kind == "instance":
+            hit = _instance(ctx, found, region, eni, ip, last_seen, shared)
+            result.workload_ids.extend([hit] if hit else [])
+        else:  # ECS task ENIs, and interfaces AWS did not label (the ECS search is capped)
+            hit = _ecs_task(ctx, found, region, eni, ip, incident_key, last_seen, shared)
+            if hit:
+                result.workload_ids.append(hit)
+            elif kind == "unknown":
+                ctx.note(
+                    f"source IP {ip}",
+                    f"held by {eni.id} ({eni.interface_type}, {eni.description or 'no description'}) in "
+                    f"{eni.vpc_id}, which credfix cannot map to a workload",
+                )
+        if kind != "nat":
+            result.via.append(f"interface {eni.id}")
+
+
+_UNCHECKED = object()  # the endpoint lookup itself failed (permission, throttling): not attributed
+
+
+def _endpoint(ctx: LocateContext, region: str, endpoint_id: str) -> VpcEndpoint | object | None:
+    def look() -> VpcEndpoint | object | None:
+        try:
+            return ctx.ec2(region).vpc_endpoint(endpoint_id)
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else ""
+            ctx.note(
+                f"ec2:DescribeVpcEndpoints {endpoint_id} in {region}", f"failed: {code or type(exc).__name__}"
+            )
+            return _UNCHECKED
+
+    return ctx.memo(("vpc-endpoint", region, endpoint_id), look)
+
+
+def _through_endpoint(
+    ctx: LocateContext,
+    found: Candidates,
+    ip: str,
+    endpoint_id: str,
+    regions: list[str],
+    *,
+    account: str | None,
+    incident_key: str,
+    last_seen: datetime,
+) -> IpResult:
+    """A private address counts only through a VPC endpoint of the account, and then only the
+    interfaces in that endpoint's VPC can hold it."""
+    unchecked: list[str] = []
+    for region in regions:
+        endpoint = _endpoint(ctx, region, endpoint_id)
+        if endpoint is _UNCHECKED:
+            unchecked.append(region)
+            continue
+        if isinstance(endpoint, VpcEndpoint) and (account is None or endpoint.owner_id in (None, account)):
+            break
+    else:
+        if unchecked:
+            why = (
+                f"{ip} came through {endpoint_id}, which could not be checked in {', '.join(unchecked)} "
+                "(ec2:DescribeVpcEndpoints failed): not attributed until it can be"
+            )
+            return IpResult(attribution.none(ip, endpoint_id, why))
+        return IpResult(attribution.foreign_endpoint(ip, endpoint_id, account or "(unknown)", regions))
+    vpc = endpoint.vpc_id
+    owner = endpoint.owner_id or account
+    check = f"ec2:DescribeNetworkInterfaces {ip} in {vpc}"
+    enis = ctx.attempt(check, lambda: ctx.ec2(region).interfaces_with_private_ip(ip, vpc)) or []
+    result = IpResult(attribution.none(ip, endpoint_id, ""))
+    _holders(
+        ctx, found, region, enis, ip, result, public=False, incident_key=incident_key, last_seen=last_seen
+    )
+    via = f"{ip} came through {endpoint_id}, a VPC endpoint of account {owner} in {vpc}"
+    if result.workload_ids:
+        result.attribution = SourceAttribution(
+            ip=ip,
+            vpc_endpoint_id=endpoint_id,
+            scope="workload",
+            account=owner,
+            region=region,
+            vpc_id=vpc,
+            holders=list(dict.fromkeys(result.workload_ids)),
+            why=f"{via}, and is held by {', '.join(dict.fromkeys(result.workload_ids))}",
+        )
+    else:
+        result.attribution = SourceAttribution(
+            ip=ip,
+            vpc_endpoint_id=endpoint_id,
+            scope="vpc",
+            account=owner,
+            region=region,
+            vpc_id=vpc,
+            why=f"{via}; no interface in {vpc} holds it now: attributed to the VPC only",
+        )
+    return result
+
+
+def _public(
     ctx: LocateContext,
     found: Candidates,
     ip: str,
     regions: list[str],
     *,
+    account: str | None,
     incident_key: str,
     last_seen: datetime,
 ) -> IpResult:
-    result = IpResult()
+    """A public IPv4 or an IPv6 address of the account attributes the failures to its VPC only
+    (a NAT gateway, a proxy or an instance may stand for anything behind it)."""
+    result = IpResult(attribution.not_ours(ip, account or "(unknown)", regions))
     for region in regions:
-        ec2 = ctx.ec2(region)
-        enis, public = _interfaces(ctx, ec2, ip, region)
-        shared = len(enis) > 1
-        for eni in enis:
-            kind = classify(eni)
-            nat_id = None
-            if kind == "nat":
-                match = _NAT_DESCRIPTION.match(eni.description)
-                nat_id = match.group(1) if match else None
-            elif kind == "unknown" and public:
-                nat_id = _nat_of(ctx, ec2, region, eni)
-                kind = "nat" if nat_id else kind
-            if kind == "nat":
-                vpc = _nat(ctx, found, region, eni, ip, nat_id)
-                result.vpc_ids.extend([vpc] if vpc else [])
-            elif kind == "lambda":
-                result.workload_ids.extend(_lambda(ctx, found, region, eni, ip))
-            elif kind == "instance":
-                hit = _instance(ctx, found, region, eni, ip, last_seen, shared)
-                result.workload_ids.extend([hit] if hit else [])
-            else:  # ECS task ENIs, and interfaces AWS did not label (the ECS search is capped)
-                hit = _ecs_task(ctx, found, region, eni, ip, incident_key, last_seen, shared)
-                if hit:
-                    result.workload_ids.append(hit)
-                elif kind == "unknown":
-                    ctx.note(
-                        f"source IP {ip}",
-                        f"held by {eni.id} ({eni.interface_type}, {eni.description or 'no description'}) in "
-                        f"{eni.vpc_id}, which credfix cannot map to a workload",
-                    )
+        enis = _interfaces(ctx, ctx.ec2(region), ip, region)
+        own = [e for e in enis if account is None or e.owner_id in (None, account)]
+        if not own:
+            continue
+        _holders(
+            ctx, found, region, own, ip, result, public=True, incident_key=incident_key, last_seen=last_seen
+        )
+        if result.attribution.scope == "none" and own[0].vpc_id:
+            vpc = own[0].vpc_id
+            holder = result.via[0] if result.via else f"interface {own[0].id}"
+            result.attribution = SourceAttribution(
+                ip=ip,
+                scope="vpc",
+                account=own[0].owner_id or account,
+                region=region,
+                vpc_id=vpc,
+                why=f"{ip} is a public address of account {own[0].owner_id or account} ({holder} in {vpc}): "
+                "the failing requests come from that VPC",
+            )
     return result
+
+
+def locate_by_ip(
+    ctx: LocateContext,
+    found: Candidates,
+    ip: str | None,
+    regions: list[str],
+    *,
+    vpc_endpoint_id: str | None = None,
+    account: str | None,
+    incident_key: str,
+    last_seen: datetime,
+) -> IpResult:
+    """Candidates holding the source address, and what the address attributes (the rule:
+    credfix.core.attribution)."""
+    kind = attribution.address_kind(ip)
+    if kind == "not-ip" or ip is None:
+        return IpResult(attribution.not_an_address(ip))
+    if kind == "private":
+        if not vpc_endpoint_id:
+            return IpResult(attribution.without_endpoint(ip))
+        return _through_endpoint(
+            ctx,
+            found,
+            ip,
+            vpc_endpoint_id,
+            regions,
+            account=account,
+            incident_key=incident_key,
+            last_seen=last_seen,
+        )
+    return _public(ctx, found, ip, regions, account=account, incident_key=incident_key, last_seen=last_seen)

@@ -1,9 +1,11 @@
 """remediate(): the act step. Plans, applies every guardrail in order, executes what is
 left (in enforce mode only) and returns one Action per decision, each with its reason.
 
-Order per action: opt-out tags -> preconditions -> mode (observe / kill switch / breaker)
--> claim the target (idempotency + cooldown) together with a slot of the hourly cap (one
-transaction) -> execute -> settle (with the breaker's count, one transaction).
+Order per action: attribution (in the plan) -> opt-out tags -> preconditions -> mode
+(observe / kill switch / breaker) -> claim the target (idempotency + cooldown + blocks)
+together with a slot of the account's and the key's sliding-window caps (one transaction)
+-> execute -> settle (with the breaker's count, one transaction). A capped action is
+`pending` with the time its window frees; the act step comes back for it then.
 The claim comes before any change, so a redelivered message or a second worker that
 loses the claim never acts twice.
 """
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import ClientFactory
+from credfix.arns import account_of
 from credfix.config import Settings
 from credfix.core.remediate.actions import REGISTRY, RemediationAction
 from credfix.core.remediate.guardrails import (
@@ -30,12 +33,33 @@ from credfix.core.remediate.guardrails import (
 )
 from credfix.core.remediate.model import (
     NOTIFY,
+    Cap,
     GuardrailStore,
     KillSwitchReader,
     PlannedAction,
 )
 from credfix.core.remediate.planner import plan
+from credfix.keys import redact
 from credfix.models.incident import Action, ActionStatus, Incident
+from credfix.timefmt import iso_z
+
+RATE_WINDOW_SECONDS = 3600  # the caps' sliding window
+MAX_PENDING = timedelta(hours=24)  # a capped action waits at most this long after the incident opened
+
+
+def caps_for(incident: Incident, p: PlannedAction, settings: Settings) -> tuple[Cap, ...]:
+    """The sliding-window caps an action spends a slot of: its account's and its key's. Only
+    attributed actions get this far, so nobody outside the account can spend them."""
+    account = (
+        (p.workload.account if p.workload else None)
+        or account_of(p.target)
+        or (incident.accounts[0] if incident.accounts else "unknown")
+    )
+    key = incident.access_key_id
+    return (
+        Cap(f"account#{account}", settings.max_actions_per_hour, RATE_WINDOW_SECONDS, f"account {account}"),
+        Cap(f"key#{key}", settings.max_actions_per_key_per_hour, RATE_WINDOW_SECONDS, f"key {redact(key)}"),
+    )
 
 
 def _action(p: PlannedAction, status: ActionStatus, reason: str, at: datetime) -> Action:
@@ -113,12 +137,17 @@ def _decide(
 
     cooldown = action.cooldown_seconds()
     claim = store.claim(
-        p.target, incident.incident_id, p.type, now, cooldown, cap=settings.max_actions_per_hour
+        p.target, incident.incident_id, p.type, now, cooldown, caps=caps_for(incident, p, settings)
     )
-    if claim.capped:
-        return _action(
-            p, "skipped", f"global cap reached: {settings.max_actions_per_hour} actions per hour", now
-        )
+    if claim.capped is not None:
+        cap, frees = claim.capped, claim.retry_at
+        full = f"{cap.label} reached its cap of {cap.limit} actions in any {cap.window_seconds // 60} min"
+        if frees is None or frees - incident.opened_at > MAX_PENDING:
+            return _action(
+                p, "skipped", f"{full}, and no slot frees within {MAX_PENDING} of the incident", now
+            )
+        reason = f"held back: {full}; runs when the window frees at {iso_z(frees)}"
+        return Action(type=p.type, target=p.target, status="pending", reason=reason, at=now, retry_at=frees)
     if not claim.won:
         holder = claim.holder
         assert holder is not None

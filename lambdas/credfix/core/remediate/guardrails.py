@@ -106,7 +106,7 @@ def lost_claim_reason(holder: ClaimHolder, incident_id: str, cooldown_seconds: i
     if holder.outcome == "blocked":
         return (
             f"target blocked since incident {holder.incident_id}: it kept failing after credfix acted "
-            f"({holder.detail or 'escalated'}); a person must clear the block"
+            f"({holder.detail or 'escalated'}); the block expires, or a person clears it sooner"
         )
     if holder.incident_id == incident_id:
         if holder.outcome == "claimed":

@@ -3,6 +3,7 @@ needs from its collaborators (Protocols, implemented in credfix.adapters)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -53,10 +54,22 @@ class ClaimHolder:
 
 
 @dataclass(frozen=True)
+class Cap:
+    """At most `limit` actions within any `window_seconds` (a sliding window, not the clock
+    hour) for one scope: the account acted in, or the failing key."""
+
+    scope: str  # "account#<id>" or "key#<access key id>": the rate item's name
+    limit: int
+    window_seconds: int
+    label: str  # for people: "account 123456789012", "key AKIA…WXYZ"
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     won: bool
     holder: ClaimHolder | None = None  # set when the claim was lost to another holder
-    capped: bool = False  # not taken: the hourly cap is reached
+    capped: Cap | None = None  # not taken: this cap is full
+    retry_at: datetime | None = None  # when the full cap's window frees a slot
 
 
 class GuardrailStore(Protocol):
@@ -71,12 +84,13 @@ class GuardrailStore(Protocol):
         now: datetime,
         cooldown_seconds: int,
         *,
-        cap: int | None = None,
+        caps: Sequence[Cap] = (),
     ) -> ClaimResult:
-        """Take the target unless another incident acted on it inside the cooldown, or this
-        incident already claimed it (at any time): the idempotency point. With `cap`, also take
-        one action of the current clock hour's cap, atomically with the claim: a claim is won
-        only with a slot, and a capped attempt leaves neither behind."""
+        """Take the target unless another incident acted on it inside the cooldown, this
+        incident already claimed it (at any time), or an unexpired block holds it: the
+        idempotency point. With `caps`, also take one slot of each cap's sliding window,
+        atomically with the claim: a claim is won only with every slot, and a capped attempt
+        leaves nothing behind."""
         ...
 
     def settle(

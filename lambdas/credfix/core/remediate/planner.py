@@ -1,7 +1,9 @@
 """plan(incident, settings): which remediation each located workload gets, as a pure
 function of the incident document (DESIGN.md §2, the field guide's decision shortcut).
 
-Nothing here calls AWS; guardrails and execution come after (engine.py)."""
+Nothing here calls AWS; guardrails and execution come after (engine.py). Every restart and
+rotation passes the attribution rule (credfix.core.attribution) last: a plan never acts on
+what an outsider could have sent."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import replace
 
 from credfix.arns import region_of
 from credfix.config import Settings
+from credfix.core.attribution import NOT_ATTRIBUTED, action_gate
 from credfix.core.remediate.model import NOTIFY, PlannedAction
 from credfix.models.incident import Confidence, Incident, Workload
 
@@ -153,7 +156,30 @@ def _secret_rotations(incident: Incident, chosen: list[Workload]) -> list[Planne
     return rotations
 
 
+def _attributed(actions: list[PlannedAction], incident: Incident) -> list[PlannedAction]:
+    """Attribution before action (credfix.core.attribution): a restart runs only on a workload
+    every attributed source supports; a secret rotation only for a restart that may run."""
+    gated = [
+        replace(p, skip=why)
+        if p.actionable and p.type != "secret-rotate" and (why := action_gate(incident, p.workload))
+        else p
+        for p in actions
+    ]
+    wanted = {target for p in gated if p.actionable for target in p.after}
+    refused = next((p.skip for p in gated if p.skip and p.skip.startswith(NOT_ATTRIBUTED)), None)
+    return [
+        replace(p, skip=refused or action_gate(incident, None) or f"{NOT_ATTRIBUTED}: no attributed consumer")
+        if p.type == "secret-rotate" and p.actionable and p.target not in wanted
+        else p
+        for p in gated
+    ]
+
+
 def plan(incident: Incident, settings: Settings) -> list[PlannedAction]:
+    return _attributed(_plan(incident, settings), incident)
+
+
+def _plan(incident: Incident, settings: Settings) -> list[PlannedAction]:
     verdict = incident.verdict
     if verdict is None:
         return [PlannedAction(NOTIFY, incident.access_key_id, "", skip="not triaged: no verdict, no action")]

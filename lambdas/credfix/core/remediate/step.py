@@ -29,7 +29,9 @@ class RecordedIncident(Protocol):
     @property
     def incident(self) -> Incident: ...
     @property
-    def followed_up(self) -> bool: ...
+    def followed_up_mark(self) -> str | None: ...
+    @property
+    def alerted(self) -> bool: ...
 
 
 class Recorder(Protocol):
@@ -45,7 +47,13 @@ class Recorder(Protocol):
         read: Any = None,
     ) -> RecordedIncident: ...
 
-    def mark_followed_up(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
+    def mark_followed_up(self, access_key_id: str, incident_id: str, mark: str, now: datetime) -> None: ...
+
+    def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
+
+
+class ActRetry(Protocol):
+    def later(self, access_key_id: str, incident_id: str, at: datetime, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,14 @@ def action_time(actions: list[Action], now: datetime) -> datetime:
     return max(executed) if executed else now
 
 
+def follow_up_mark(incident_id: str, actions: list[Action]) -> str:
+    """What an alert + verification are sent for: the incident, and how many of its actions
+    have executed. A pending action that executes later changes the mark, so it is alerted on
+    and verified too; a redelivery that changes nothing finds the same mark."""
+    executed = {(a.type, a.target) for a in actions if a.status == "executed"}
+    return f"{incident_id}#{len(executed)}" if executed else incident_id
+
+
 def act_on_incident(
     access_key_id: str,
     incident_id: str,
@@ -92,13 +108,19 @@ def act_on_incident(
     kill_switch: KillSwitchReader | None,
     alerter: Alerter,
     verify: VerifyScheduler,
+    retry: ActRetry | None = None,
     now: datetime | None = None,
     route: Callable[[list[str]], ClientFactory] | None = None,
 ) -> ActOutcome:
     """`route` (organisation mode) picks the clients of the incident's account.
 
     The incident is read once (with the breaker); the record is written conditioned on the
-    version of that read, so a concurrent record still makes it re-read and merge."""
+    version of that read, so a concurrent record still makes it re-read and merge.
+
+    An action held back by a full cap is `pending`: `retry` brings the incident back when the
+    cap's window frees. While something is pending, people are alerted once and verification
+    waits; once nothing is pending, the alert (again, if it said "pending") and verification
+    follow."""
     now = now or datetime.now(UTC)
     read = recorder.load(access_key_id)
     incident = read.incident
@@ -117,9 +139,21 @@ def act_on_incident(
         breaker_failures=read.breaker_failures(now, BREAKER_WINDOW_SECONDS),
     )
     recorded = recorder.record(access_key_id, incident_id, actions, timeline_for(actions, now), read=read)
-    if recorded.followed_up:
+    pending = [a.retry_at for a in recorded.incident.actions if a.status == "pending" and a.retry_at]
+    if pending:
+        # Every delivery that leaves something pending books the next visit (copies of a
+        # message each keep their own chain, bounded by MAX_PENDING).
+        if retry is not None:
+            retry.later(access_key_id, incident_id, min(pending), now)
+        if recorded.alerted or recorded.followed_up_mark:
+            return ActOutcome(incident_id, actions, False, "pending actions: alert already sent")
+        alerter.incident_remediated(recorded.incident)
+        recorder.mark_alerted(access_key_id, incident_id, now)
+        return ActOutcome(incident_id, actions, True, "pending actions: verification waits for them")
+    mark = follow_up_mark(incident_id, recorded.incident.actions)
+    if recorded.followed_up_mark == mark:
         return ActOutcome(incident_id, actions, False, "alert and verification already sent")
     alerter.incident_remediated(recorded.incident)
     verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
-    recorder.mark_followed_up(access_key_id, incident_id, now)
+    recorder.mark_followed_up(access_key_id, incident_id, mark, now)
     return ActOutcome(incident_id, actions, True)
