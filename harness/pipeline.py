@@ -177,6 +177,8 @@ class Resources:
     events_dlq: str = "credfix-events-dlq"
     work_queue: str = "credfix-work"
     work_dlq: str = "credfix-work-dlq"
+    bulk_queue: str = "credfix-work-bulk"
+    bulk_dlq: str = "credfix-work-bulk-dlq"
     act_queue: str = "credfix-act"
     act_dlq: str = "credfix-act-dlq"
     verify_queue: str = "credfix-verify"
@@ -213,6 +215,7 @@ class LocalPipeline:
         for dlq, queue in (
             (n.events_dlq, n.events_queue),
             (n.work_dlq, n.work_queue),
+            (n.bulk_dlq, n.bulk_queue),
             (n.act_dlq, n.act_queue),
             (n.verify_dlq, n.verify_queue),
         ):
@@ -279,6 +282,7 @@ class LocalPipeline:
             "AWS_SECRET_ACCESS_KEY": self.credentials.secret_key,
             "CREDFIX_TABLE": self.names.table,
             "CREDFIX_WORK_QUEUE_URL": self.urls[self.names.work_queue],
+            "CREDFIX_BULK_QUEUE_URL": self.urls[self.names.bulk_queue],
             "CREDFIX_ACT_QUEUE_URL": self.urls[self.names.act_queue],
             "CREDFIX_VERIFY_QUEUE_URL": self.urls[self.names.verify_queue],
             "CREDFIX_EVENTS_DLQ_URL": self.urls[self.names.events_dlq],

@@ -33,6 +33,7 @@ HOME_ONLY_KINDS = {
     "incidents-table",
     "events-dlq",
     "work-queue",
+    "bulk-queue",
     "act-queue",
     "verify-queue",
     "alerts-topic",

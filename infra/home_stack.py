@@ -77,6 +77,9 @@ class HomeStack(Stack):
         )
         self.work_dlq = self._queue("WorkDlq", retention=Duration.days(14))
         self.work_queue = self._queue("WorkQueue", visibility_timeout=self._visibility(), dlq=self.work_dlq)
+        # Triage's second lane: incidents no source of which is attributed to the account.
+        self.bulk_dlq = self._queue("BulkDlq", retention=Duration.days(14))
+        self.bulk_queue = self._queue("BulkQueue", visibility_timeout=self._visibility(), dlq=self.bulk_dlq)
         self.act_dlq = self._queue("ActDlq", retention=Duration.days(14))
         self.act_queue = self._queue("ActQueue", visibility_timeout=self._visibility(), dlq=self.act_dlq)
         self.verify_dlq = self._queue("VerifyDlq", retention=Duration.days(14))
@@ -134,6 +137,11 @@ class HomeStack(Stack):
         )
         self.ingest = self._ingest()
         self.triage = self._step("triage", self.work_queue, memory_size=MEMORY_MB["triage"])
+        self.triage.add_event_source(
+            sources.SqsEventSource(
+                self.bulk_queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2
+            )
+        )
         self.act = self._step("act", self.act_queue, memory_size=MEMORY_MB["act"], reserved_concurrency=2)
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
         self.monitoring = Monitoring(
@@ -144,6 +152,7 @@ class HomeStack(Stack):
             dead_letter_queues={
                 "events": self.events_dlq,
                 "work": self.work_dlq,
+                "bulk": self.bulk_dlq,
                 "act": self.act_dlq,
                 "verify": self.verify_dlq,
             },
@@ -163,6 +172,7 @@ class HomeStack(Stack):
         return {
             "CREDFIX_TABLE": self.table.table_name,
             "CREDFIX_WORK_QUEUE_URL": self.work_queue.queue_url,
+            "CREDFIX_BULK_QUEUE_URL": self.bulk_queue.queue_url,
             "CREDFIX_ACT_QUEUE_URL": self.act_queue.queue_url,
             "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
             "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
@@ -176,6 +186,10 @@ class HomeStack(Stack):
             "CREDFIX_KILL_SWITCH_PARAMETER": c.kill_switch_parameter,
             "CREDFIX_TARGET_COOLDOWN_SECONDS": str(c.target_cooldown_minutes * 60),
             "CREDFIX_MAX_ACTIONS_PER_HOUR": str(c.max_actions_per_hour),
+            "CREDFIX_MAX_ACTIONS_PER_KEY_PER_HOUR": str(c.max_actions_per_key_per_hour),
+            "CREDFIX_BLOCK_SECONDS": str(c.block_days * 86400),
+            "CREDFIX_MAX_NEW_INCIDENTS_PER_SOURCE": str(c.max_new_incidents_per_source),
+            "CREDFIX_MAX_NEW_INCIDENTS": str(c.max_new_incidents),
             "CREDFIX_BREAKER_FAILURES": str(c.breaker_failures),
             "CREDFIX_RESTART_ON_KEY_LIFECYCLE": str(c.restart_on_key_lifecycle).lower(),
             "CREDFIX_SSM_COMMAND": c.ssm_command,
@@ -191,6 +205,7 @@ class HomeStack(Stack):
             "incidents-table": [Scope([self.table.table_arn])],
             "events-dlq": queue(self.events_dlq),
             "work-queue": queue(self.work_queue),
+            "bulk-queue": queue(self.bulk_queue),
             "act-queue": queue(self.act_queue),
             "verify-queue": queue(self.verify_queue),
             "alerts-topic": [Scope([self.alerts_topic.topic_arn])],

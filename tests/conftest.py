@@ -40,8 +40,12 @@ def aws() -> Iterator[LocalAws]:
 
 @pytest.fixture
 def aws_env(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> LocalAws:
-    """A clean local AWS, and the standard AWS environment pointing at it."""
+    """A clean local AWS, and the standard AWS environment pointing at it (and nothing
+    remembered of the previous test's account: the shared lookup cache is emptied too)."""
+    from credfix.core.locate.context import SHARED
+
     aws.reset()
+    SHARED.clear()
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)

@@ -30,3 +30,14 @@ def instance_id(value: str) -> str:
     if not value.startswith("i-") or not value[2:].isalnum():
         raise ValueError(f"not an EC2 instance ID or ARN: {value[:100]!r}")
     return value
+
+
+def secret_arn(reference: str) -> str:
+    """The secret's ARN from a reference as an ECS task definition's `valueFrom` holds it
+    (…:secret:NAME-AbCdEf[:json-key:version-stage:version-id]): the SecretId Secrets Manager
+    takes (it rejects the JSON-key/version tail), and one name per secret. Anything that is
+    not a secret ARN is returned as it is."""
+    parts = arn_parts(reference)
+    if len(parts) == 6 and parts[2] == "secretsmanager" and parts[5].startswith("secret:"):
+        return ":".join([*parts[:5], *parts[5].split(":")[:2]])
+    return reference

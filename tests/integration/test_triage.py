@@ -490,11 +490,17 @@ def test_triage_handler_fails_only_the_bad_record(pipeline: LocalPipeline, act_q
             {"type": "incident-opened", "access_key_id": key, "incident_id": "an-incident-long-gone"}
         ),
     )
-    poller = SqsPoller(pipeline.sqs, work, load_handler("triage").handler, function_name="t", batch_size=10)
+    handler = load_handler("triage").handler
+    poller = SqsPoller(pipeline.sqs, work, handler, function_name="t", batch_size=10)
     poller.poll_once()
 
     assert poller.stats.delivered == 3
     assert poller.stats.item_failures == 1  # the malformed one comes back (then to the DLQ)
+    # The record came from someone else's endpoint: attributed to nothing, so the incident
+    # takes the bulk lane and is triaged there (not ahead of the account's own incidents).
+    assert _item(pipeline, key)["status"] == "open"
+    bulk = pipeline.urls[pipeline.names.bulk_queue]
+    SqsPoller(pipeline.sqs, bulk, handler, function_name="t", batch_size=10).drain()
     assert _item(pipeline, key)["verdict"] == "key-deactivated"
     assert len(_act_messages(pipeline, act_queue)) == 1  # the stale message sent nothing
 

@@ -174,6 +174,7 @@ def sample(verdict: str) -> tuple[Incident, str]:
                 action_at=at(14),
                 failures_after_action=1,
                 detail="failures continue after 2026-11-03T11:16:00Z from 10.0.1.25",
+                blocked_targets=[SERVICE],
             ),
             last_seen=at(27),
         )

@@ -97,6 +97,19 @@ class IncidentStore:
         # Keys this process has seen open: their next batch tries the cheap counting write first,
         # sends only what the stored incident lacks, and new sources stop at MAX_SOURCES.
         self._known_open: dict[str, _Seen] = {}
+        # Incidents whose announcement lease this process holds (it opened them, or claimed the
+        # lease, and has not announced or released it: a failed release leaves it held here).
+        self._leases: set[str] = set()
+
+    def _unannounced(self, old: dict[str, Any], now: datetime) -> bool:
+        """Open and never confirmed announced, and nobody else is announcing it right now."""
+        mine = str(old.get("incident_id", "")) in self._leases
+        lease_free = mine or str(old.get("announcing_at", "")) < iso_z(now - ANNOUNCE_LEASE)
+        return old.get("status") == "open" and old.get("announced") is False and lease_free
+
+    def knows_open(self, access_key_id: str) -> bool:
+        """Whether this process has counted into the key's incident (no AWS call)."""
+        return access_key_id in self._known_open
 
     @needs("ingest", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult:
@@ -117,7 +130,11 @@ class IncidentStore:
                 else:
                     self._known_open.pop(delta.access_key_id, None)
                 if old and old.get("batch_tokens", {}).get(slot) == token:
-                    return RecordResult("duplicate", str(old["incident_id"]), _unannounced(old, now))
+                    if old.get("announced") is False and old.get("announcing_at") == iso_z(now):
+                        # Our own opening write, applied, whose answer was lost (botocore sent it
+                        # again): the lease it took is ours.
+                        self._leases.add(str(old["incident_id"]))
+                    return RecordResult("duplicate", str(old["incident_id"]), self._unannounced(old, now))
                 try_open = not old or self._reopenable(old, now)
                 continue
             return RecordResult(*result)
@@ -195,6 +212,7 @@ class IncidentStore:
         self._known_open[delta.access_key_id] = _Seen(
             incident_id, {h for h, _ in kept}, iso_z(delta.first_seen), announced=False
         )
+        self._leases.add(incident_id)  # the opener holds the announcement lease
         return "opened", incident_id, False
 
     def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
@@ -278,7 +296,7 @@ class IncidentStore:
             fresh = self._known_open[delta.access_key_id] = _Seen.of(old)
             fresh.sources |= written
             self._repair_window(delta, fresh, str(old.get("last_seen", "")))
-            return "counted", fresh.incident_id, _unannounced(old, now)
+            return "counted", fresh.incident_id, self._unannounced(old, now)
         old_last = resp.get("Attributes", {}).get("last_seen", {}).get("S", "")
         self._repair_window(delta, seen, old_last)
         return "counted", seen.incident_id, False
@@ -313,8 +331,11 @@ class IncidentStore:
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool:
         """Take the lease to (re-)send an unannounced incident's "opened" message. Conditional,
-        so of two workers that both find it unannounced, one sends."""
-        return update_if(
+        so of two workers that both find it unannounced, one sends. A lease this process holds
+        already (its send failed and so did freeing the lease) is simply used again."""
+        if incident_id in self._leases:
+            return True
+        claimed = update_if(
             self._ddb,
             TableName=self._table,
             Key={"pk": {"S": key_pk(access_key_id)}},
@@ -330,10 +351,14 @@ class IncidentStore:
                 ":false": {"BOOL": False},
             },
         )
+        if claimed:
+            self._leases.add(incident_id)
+        return claimed
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def release_announcement(self, access_key_id: str, incident_id: str) -> None:
-        """The send failed: let the next delivery of these records announce at once."""
+        """The send failed: let the next delivery of these records announce at once (if this
+        write fails too, the lease stays this process's, and its next delivery announces)."""
         update_if(
             self._ddb,
             TableName=self._table,
@@ -342,6 +367,7 @@ class IncidentStore:
             ConditionExpression="incident_id = :id",
             ExpressionAttributeValues={":id": {"S": incident_id}},
         )
+        self._leases.discard(incident_id)
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
     def mark_announced(self, access_key_id: str, incident_id: str) -> None:
@@ -355,6 +381,7 @@ class IncidentStore:
             ExpressionAttributeValues={":true": {"BOOL": True}, ":id": {"S": incident_id}},
         ):
             return  # re-opened meanwhile: that incident announces itself
+        self._leases.discard(incident_id)
         seen = self._known_open.get(access_key_id)
         if seen and seen.incident_id == incident_id:
             seen.announced = True
@@ -366,12 +393,6 @@ class IncidentStore:
         )
         item = resp.get("Item")
         return to_incident(from_item(item)) if item else None
-
-
-def _unannounced(old: dict[str, Any], now: datetime) -> bool:
-    """Open, never confirmed announced, and nobody is announcing it right now."""
-    lease_free = str(old.get("announcing_at", "")) < iso_z(now - ANNOUNCE_LEASE)
-    return old.get("status") == "open" and old.get("announced") is False and lease_free
 
 
 def to_incident(item: dict[str, Any]) -> Incident:

@@ -1,13 +1,15 @@
-"""SQS: the work queue that hands an opened incident to triage, and the DLQ that keeps
-records ingest refuses, each with the reason."""
+"""SQS: the work queue that hands an opened incident to triage, the DLQ that keeps records
+ingest refuses, each with the reason, and the delayed storm-summary message."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from credfix.permissions import needs
+from credfix.timefmt import iso_z
 
 
 @dataclass(frozen=True)
@@ -17,11 +19,26 @@ class SetAside:
     reason: str
 
 
+MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
+
+
 class Queues:
-    def __init__(self, client: Any, *, work_queue_url: str, dead_letter_url: str) -> None:
+    def __init__(
+        self, client: Any, *, work_queue_url: str, dead_letter_url: str, verify_queue_url: str = ""
+    ) -> None:
         self._sqs = client
         self._work = work_queue_url
         self._dlq = dead_letter_url
+        self._verify = verify_queue_url
+
+    @needs("ingest", "sqs:SendMessage", on="verify-queue")
+    def storm_summary_due(self, window: datetime, at: datetime) -> None:
+        """The window's storm summary, delivered to the verify step (which alerts) when it is due."""
+        if not self._verify:
+            raise ValueError("verify queue URL is not set (CREDFIX_VERIFY_QUEUE_URL)")
+        delay = max(0, min(MAX_DELAY_SECONDS, int((at - datetime.now(UTC)).total_seconds()) + 1))
+        body = json.dumps({"type": "storm-summary", "window": iso_z(window)})
+        self._sqs.send_message(QueueUrl=self._verify, MessageBody=body, DelaySeconds=delay)
 
     @needs("ingest", "sqs:SendMessage", on="work-queue")
     def incident_opened(self, access_key_id: str, incident_id: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from credfix.core.alerts import sns_message
+from credfix.core.alerts.storm import storm_message
+from credfix.core.storm import StormSummary
 from credfix.models.incident import Incident
 from credfix.permissions import needs
 
@@ -49,3 +51,9 @@ class SnsAlerter:
     @needs("verify", *_KMS, on="alerts-topic-key")
     def incident_escalated(self, incident: Incident) -> str:
         return self._publish(incident, "escalated")
+
+    @needs("verify", "sns:Publish", on="alerts-topic")
+    @needs("verify", *_KMS, on="alerts-topic-key")
+    def storm(self, summary: StormSummary) -> str:
+        resp = self._sns.publish(TopicArn=self._topic_arn, **storm_message(summary))
+        return str(resp["MessageId"])

@@ -4,6 +4,7 @@ that the incident was handed to the act queue."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from botocore.exceptions import ClientError
 
 from credfix.adapters.dynamo import condition_failed, update_if
 from credfix.adapters.incidents import from_item, key_pk
+from credfix.adapters.storm_store import TRUST_FOR, source_pk
+from credfix.models.incident import SourceAttribution
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -39,6 +42,7 @@ class TriageStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._ddb = client
         self._table = table_name
+        self._trusted: dict[str, float] = {}  # source pk -> when this process last wrote it
 
     @needs("triage", "dynamodb:UpdateItem", on="incidents-table")
     def record(
@@ -104,6 +108,40 @@ class TriageStore:
             ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},
         )
 
+    @needs("triage", "dynamodb:BatchWriteItem", "dynamodb:PutItem", on="incidents-table")
+    def trust(self, attributed: Sequence[SourceAttribution], now: datetime) -> None:
+        """Remember the addresses this triage attributed to the account (ingest never caps new
+        incidents from them): written at most once an hour per address per process."""
+        fresh = [
+            a
+            for a in attributed
+            if a.scope != "none"
+            and a.ip
+            and self._trusted.get(source_pk(a.ip, a.vpc_endpoint_id), 0) < now.timestamp() - 3600
+        ]
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": source_pk(a.ip or "", a.vpc_endpoint_id)},
+                        "scope": {"S": a.scope},
+                        "vpc_id": {"S": a.vpc_id or ""},
+                        "attributed_at": {"S": iso_z(now)},
+                        "expires_at": {"N": str(int((now + TRUST_FOR).timestamp()))},
+                    }
+                }
+            }
+            for a in fresh
+        ]
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self._table: items[start : start + 25]}
+            for _ in range(8):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+        for a in fresh:
+            self._trusted[source_pk(a.ip or "", a.vpc_endpoint_id)] = now.timestamp()
+
 
 class ActQueue:
     def __init__(self, client: Any, queue_url: str) -> None:
@@ -113,4 +151,22 @@ class ActQueue:
     @needs("triage", "sqs:SendMessage", on="act-queue")
     def incident_triaged(self, access_key_id: str, incident_id: str) -> None:
         body = {"type": "incident-triaged", "access_key_id": access_key_id, "incident_id": incident_id}
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body))
+
+
+class BulkQueue:
+    """The triage lane for incidents no source of which is attributed to the account."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._url = queue_url
+
+    @needs("triage", "sqs:SendMessage", on="bulk-queue")
+    def defer(self, access_key_id: str, incident_id: str) -> None:
+        body = {
+            "type": "incident-opened",
+            "access_key_id": access_key_id,
+            "incident_id": incident_id,
+            "lane": "bulk",
+        }
         self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body))

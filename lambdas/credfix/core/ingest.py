@@ -1,9 +1,10 @@
 """Ingest: a batch of SQS messages (each an EventBridge CloudTrail event) becomes one
 incident update per access key, and at most one "incident opened" message per incident.
 
-Each record ends in exactly one place: counted in an incident, set aside in the DLQ with
-its reason, or reported back to SQS as a batch item failure to be retried (and, after
-the queue's maxReceiveCount, moved to the DLQ by the redrive policy).
+Each record ends in exactly one place: counted in an incident, counted in the window's storm
+record (a new key beyond the storm caps, credfix.core.storm), set aside in the DLQ with its
+reason, or reported back to SQS as a batch item failure to be retried (and, after the queue's
+maxReceiveCount, moved to the DLQ by the redrive policy).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from credfix.adapters.incidents import RecordResult
 from credfix.adapters.queues import SetAside
 from credfix.core.aggregate import Groups, KeyDelta
+from credfix.core.storm import StormGate
 from credfix.keys import redact
 from credfix.models.cloudtrail import (
     CREDENTIAL_ERRORS,
@@ -52,6 +54,7 @@ def _announce(store: Store, notifier: Notifier, key: str, incident_id: str) -> N
 
 
 class Store(Protocol):
+    def knows_open(self, access_key_id: str) -> bool: ...
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult: ...
     def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool: ...
     def release_announcement(self, access_key_id: str, incident_id: str) -> None: ...
@@ -61,12 +64,14 @@ class Store(Protocol):
 class Notifier(Protocol):
     def incident_opened(self, access_key_id: str, incident_id: str) -> None: ...
     def set_aside(self, records: list[SetAside]) -> list[str]: ...
+    def storm_summary_due(self, window: datetime, at: datetime) -> None: ...
 
 
 @dataclass
 class IngestReport:
     accepted: int = 0
     duplicates: int = 0
+    stormed: int = 0  # counted in the window's storm record (credfix.core.storm), not an incident
     rejected: Counter[str] = field(default_factory=Counter)
     opened: list[str] = field(default_factory=list)  # incident ids
     failed_message_ids: list[str] = field(default_factory=list)
@@ -150,7 +155,9 @@ def ingest_batch(
     notifier: Notifier,
     now: datetime,
     accepted_errors: Collection[str] = CREDENTIAL_ERRORS,
+    gate: StormGate | None = None,
 ) -> IngestReport:
+    """`gate`: the storm caps on new incidents (none: every new key opens one)."""
     report = IngestReport()
     groups, set_aside = group_bodies(records, accepted_errors)
     if set_aside:
@@ -161,8 +168,19 @@ def ingest_batch(
             else:
                 report.rejected[item.reason] += 1
 
+    stormed: list[KeyDelta] = []
     for key, delta in groups.deltas().items():
         announce = False
+        if gate is not None and not store.knows_open(key):
+            try:
+                admitted = gate.admits(delta, now)
+            except Exception as exc:
+                report.failed_message_ids.extend(delta.message_ids)
+                report.errors.append(f"{redact(key)}: storm budget unreadable: {describe(exc)}")
+                continue
+            if not admitted:
+                stormed.append(delta)
+                continue
         try:
             result = store.record(delta, now)
         except Exception as exc:  # any failure: retry this key's records, keep the rest
@@ -195,4 +213,10 @@ def ingest_batch(
             report.duplicates += delta.count
         else:
             report.accepted += delta.count
+    if stormed and gate is not None:
+        try:
+            report.stormed += gate.divert(stormed, notifier, now).records
+        except Exception as exc:  # not counted anywhere yet: SQS delivers them again
+            report.failed_message_ids.extend(m for d in stormed for m in d.message_ids)
+            report.errors.append(f"storm record not written ({len(stormed)} keys): {describe(exc)}")
     return report

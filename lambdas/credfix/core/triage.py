@@ -506,6 +506,26 @@ def _scan_secrets(secrets: WatchedSecrets) -> SecretsScan:
     return SecretsScan(tuple(secrets.read(ref) for ref in secrets.list()))
 
 
+def _shared_scan(
+    account: str | None, first_seen: datetime, settings: Settings, scan: Callable[[], SecretsScan]
+) -> SecretsScan:
+    """The watched secrets' scan, shared across incidents like location's scans (same account,
+    made after this incident's first failure, within the TTL: credfix.core.locate.context)."""
+    if account is None:
+        return scan()
+    from credfix.core.locate.context import SHARED
+
+    key = (account, ("secrets-scan", settings.watch_tag, settings.watch_prefixes, settings.scan_limit))
+    hit = SHARED.get(key, first_seen.timestamp() + 1)  # event times are whole seconds
+    if hit is not None:
+        cached: SecretsScan = hit[0]
+        return cached
+    fresh = scan()
+    if not fresh.errors and not any(s.error for s in fresh.secrets):  # a partial scan is not shared
+        SHARED.put(key, fresh, [])
+    return fresh
+
+
 def triage(
     incident: Incident,
     client_for: ClientFactory,
@@ -538,13 +558,18 @@ def triage(
         scan = (
             SecretsScan()
             if temporary
-            else _scan_secrets(
-                WatchedSecrets(
-                    client_for("secretsmanager"),
-                    watch_tag=settings.watch_tag,
-                    prefixes=settings.watch_prefixes,
-                    limit=settings.scan_limit,
-                )
+            else _shared_scan(
+                ownership.caller_account or _only(ownership.target_accounts),
+                incident.first_seen,
+                settings,
+                lambda: _scan_secrets(
+                    WatchedSecrets(
+                        client_for("secretsmanager"),
+                        watch_tag=settings.watch_tag,
+                        prefixes=settings.watch_prefixes,
+                        limit=settings.scan_limit,
+                    )
+                ),
             )
         )
         hits = scan.hits(key)
@@ -732,6 +757,10 @@ class IncidentReader(Protocol):
     def get(self, access_key_id: str) -> Incident | None: ...
 
 
+class Deferrer(Protocol):
+    def defer(self, access_key_id: str, incident_id: str) -> None: ...
+
+
 class VerdictWriter(Protocol):
     def record(
         self,
@@ -748,12 +777,29 @@ class VerdictWriter(Protocol):
 
     def mark_act_queued(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
 
+    def trust(self, attributed: Sequence[SourceAttribution], now: datetime) -> None: ...
+
 
 class ActNotifier(Protocol):
     def incident_triaged(self, access_key_id: str, incident_id: str) -> None: ...
 
 
-TakeOutcome = Literal["triaged", "act-resent", "already-handed-off", "stale-message"]
+TakeOutcome = Literal["triaged", "deferred", "act-resent", "already-handed-off", "stale-message"]
+Lane = Literal["priority", "bulk"]
+
+
+class Attributable(Protocol):
+    def __call__(
+        self, incident: Incident, client_for: ClientFactory, settings: Settings, *, account: str | None
+    ) -> bool: ...
+
+
+def default_attributable(
+    incident: Incident, client_for: ClientFactory, settings: Settings, *, account: str | None
+) -> bool:
+    """credfix.core.locate.any_attributable, imported late (as default_locate)."""
+    check = importlib.import_module("credfix.core.locate").any_attributable
+    return bool(check(incident, client_for, settings, account=account))
 
 
 @dataclass(frozen=True)
@@ -775,12 +821,21 @@ def take_opened_incident(
     now: datetime | None = None,
     route: Callable[[list[str]], ClientFactory] | None = None,
     home: CallerIdentity | None = None,
+    lane: Lane = "priority",
+    bulk: Deferrer | None = None,
+    attributable: Attributable = default_attributable,
 ) -> Taken:
     """Triage an opened incident once and hand it to the act queue at least once.
 
     `route` (organisation mode) picks the clients of the incident's account. `home`: the
     account the home clients read (from the Lambda's own ARN); used when there is no `route`
     (with a route, the clients may be a member account's, and STS says which).
+
+    Lanes: on the priority lane, an incident none of whose sources can be attributed to the
+    account (a few address lookups, shared with what follows) goes to the `bulk` queue
+    instead of being triaged here, so that the account's own failures never wait behind a
+    storm of outsiders' key IDs; the bulk lane triages it in full. The addresses a triage
+    attributes are remembered (`writer.trust`): ingest never caps new incidents from them.
 
     The verdict is written only while the item holds this incident, still open; the act
     message is sent after that write and then marked on the item. A crash between write and
@@ -798,7 +853,15 @@ def take_opened_incident(
         if route is not None:
             client_for = route(incident.accounts)
         known = home if route is None else None
+        if lane == "priority" and bulk is not None:
+            account = (
+                incident.accounts[0] if len(incident.accounts) == 1 else (known.account_id if known else None)
+            )
+            if not attributable(incident, client_for, settings, account=account):
+                bulk.defer(access_key_id, incident_id)
+                return Taken("deferred")
         result = triage(incident, client_for, settings, locate=locate, now=now, caller_identity=known)
+        writer.trust(result.incident.attribution, now)
         state = writer.record(
             access_key_id,
             incident_id,

@@ -86,6 +86,7 @@ class Decision:
     failures_after_action: int  # distinct sources seen failing after the action (>= 1 when escalated)
     detail: str
     block_targets: tuple[str, ...] = ()
+    outsiders_after: bool = False  # some failures after the action are not attributed to the account
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
             f"{iso_z(newest)}): nothing shows the remediated workload still failing, so no target is "
             "blocked; someone outside may be using this key ID"
         )
-        return Decision("escalated", count, sanitise(detail, 400))
+        return Decision("escalated", count, sanitise(detail, 400), outsiders_after=True)
     if late and late_ips and late_ips <= other_ips and len(late_ips) == len(late):
         detail = (
             f"the remediated workload is quiet, but failures continue {after} from other located "
@@ -210,7 +211,8 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
     detail = f"failures continue {after} {origin}; newest {iso_z(newest)} (event time)"
     if not blocked:
         detail += "; not attributed to an acted-on target, so none is blocked"
-    return Decision("escalated", count, sanitise(detail, 400), blocked)
+    outsiders = len(inside) < len(late)
+    return Decision("escalated", count, sanitise(detail, 400), blocked, outsiders_after=outsiders)
 
 
 def _escalated_severity(current: Severity | None) -> Severity:
@@ -227,12 +229,15 @@ def verification_attribute(incident: Incident, decision: Decision, action_at: da
             "action_at": iso_z(action_at),
             "failures_after_action": decision.failures_after_action,
             "detail": decision.detail,
+            "blocked_targets": list(decision.block_targets),
         },
         "timeline": [{"at": iso_z(now), "what": what}],
     }
     if decision.outcome == "escalated":
         doc["severity"] = _escalated_severity(incident.severity)
         doc["blocked_targets"] = list(decision.block_targets)
+        if decision.outsiders_after and incident.origin == "account":
+            doc["origin"] = "mixed"  # someone outside failed with the key after the action
     return json.dumps(doc)
 
 

@@ -15,8 +15,10 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from credfix.adapters.aws import client
 from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.queues import Queues
+from credfix.adapters.storm_store import StormStore
 from credfix.config import settings
 from credfix.core.ingest import ingest_batch
+from credfix.core.storm import StormGate, StormLimits
 
 
 class SqsMessage(TypedDict):
@@ -41,7 +43,13 @@ _cfg = settings()
 _store = IncidentStore(
     client("dynamodb", validate_params=False), _cfg.table_name, reopen_after=_cfg.reopen_after
 )
-_queues = Queues(client("sqs"), work_queue_url=_cfg.work_queue_url, dead_letter_url=_cfg.events_dlq_url)
+_queues = Queues(
+    client("sqs"),
+    work_queue_url=_cfg.work_queue_url,
+    dead_letter_url=_cfg.events_dlq_url,
+    verify_queue_url=_cfg.verify_queue_url,
+)
+_gate = StormGate(StormStore(client("dynamodb"), _cfg.table_name), StormLimits.of(_cfg))
 # Everything made so far (boto3's service models, pydantic's validators) lives as long as the
 # process: keep it out of the cyclic GC, whose full collections otherwise rescan it all, about
 # 50 ms on one batch in twenty of a storm (docs/performance.md §2).
@@ -63,9 +71,10 @@ def parse_batch(event: Any) -> list[SqsMessage]:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = parse_batch(event)
-    report = ingest_batch(records, _store, _queues, datetime.now(UTC), _cfg.accepted_errors)
+    report = ingest_batch(records, _store, _queues, datetime.now(UTC), _cfg.accepted_errors, _gate)
     metrics.add_metric("EventsAccepted", MetricUnit.Count, report.accepted)
     metrics.add_metric("EventsDuplicate", MetricUnit.Count, report.duplicates)
+    metrics.add_metric("EventsStormed", MetricUnit.Count, report.stormed)
     metrics.add_metric("EventsRejected", MetricUnit.Count, sum(report.rejected.values()))
     metrics.add_metric("EventsRetried", MetricUnit.Count, len(report.failed_message_ids))
     metrics.add_metric("IncidentsOpened", MetricUnit.Count, len(report.opened))
@@ -75,6 +84,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("incident update failed; records will be retried", extra={"error": error})
     logger.info(
         "batch ingested",
-        extra={"records": len(records), "accepted": report.accepted, "opened": report.opened},
+        extra={
+            "records": len(records),
+            "accepted": report.accepted,
+            "stormed": report.stormed,
+            "opened": report.opened,
+        },
     )
     return report.batch_response()

@@ -1,5 +1,7 @@
-"""triage Lambda: work queue ("incident-opened") -> verdict on the incident -> act queue
-(thin handler; per-record failures go back to SQS and, after maxReceiveCount, to the DLQ)."""
+"""triage Lambda: work queue ("incident-opened") -> verdict on the incident -> act queue;
+incidents no source of which is attributed go through the bulk queue (the same function's
+second event source) so that they never delay the account's own (thin handler; per-record
+failures go back to SQS and, after maxReceiveCount, to the DLQ)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.incidents import IncidentStore
 from credfix.adapters.sts_ownership import CallerIdentity
-from credfix.adapters.triage_store import ActQueue, TriageStore
+from credfix.adapters.triage_store import ActQueue, BulkQueue, TriageStore
 from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
@@ -30,6 +32,7 @@ _accounts = AccountRouter(client, _cfg.member_read_role_name)  # organisation mo
 _incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
 _writer = TriageStore(client("dynamodb"), _cfg.table_name)
 _act = ActQueue(client("sqs"), _cfg.act_queue_url)
+_bulk = BulkQueue(client("sqs"), _cfg.bulk_queue_url) if _cfg.bulk_queue_url else None
 
 
 class IncidentOpened(BaseModel):
@@ -38,6 +41,7 @@ class IncidentOpened(BaseModel):
     type: Literal["incident-opened"]
     access_key_id: str
     incident_id: str
+    lane: Literal["priority", "bulk"] = "priority"  # "bulk": sent on by triage's priority lane
 
 
 def home_identity(context: LambdaContext | None) -> CallerIdentity | None:
@@ -62,6 +66,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         settings=_cfg,
         route=_accounts.for_accounts if _cfg.member_read_role_name else None,
         home=home_identity(lambda_context),
+        lane=message.lane,
+        bulk=_bulk,
     )
     metrics.add_metric(f"Incidents_{taken.outcome}", MetricUnit.Count, 1)
     if taken.verdict:  # one line per verdict on the dashboard
@@ -72,6 +78,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             "access_key": redact(message.access_key_id),
             "incident_id": message.incident_id,
             "outcome": taken.outcome,
+            "lane": message.lane,
             "verdict": taken.verdict,
         },
     )

@@ -1,9 +1,10 @@
-"""verify Lambda: delayed "verify" messages -> verified (resolved) or escalated (thin handler)."""
+"""verify Lambda: delayed "verify" messages -> verified (resolved) or escalated; delayed
+"storm-summary" messages -> the window's one storm alert (thin handler)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,11 +12,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field, TypeAdapter
 
 from credfix.adapters.aws import client
 from credfix.adapters.sns_alerts import SnsAlerter
+from credfix.adapters.storm_store import StormStore
 from credfix.adapters.verification_store import VerificationStore
 from credfix.config import settings
+from credfix.core.storm import StormLimits, StormSummaryDue, summarise
 from credfix.core.verify import VerifyRequest, verify
 from credfix.keys import redact
 
@@ -27,6 +31,12 @@ metrics = Metrics(namespace="credfix", service="verify")
 _cfg = settings()
 _store = VerificationStore(client("dynamodb"), _cfg.table_name)
 _alerter = SnsAlerter(client("sns"), _cfg.topic_arn)
+_storms = StormStore(client("dynamodb"), _cfg.table_name)
+_limits = StormLimits.of(_cfg)
+# The verify queue carries verifications and, from ingest, the storm windows' summaries.
+_messages: TypeAdapter[VerifyRequest | StormSummaryDue] = TypeAdapter(
+    Annotated[VerifyRequest | StormSummaryDue, Field(discriminator="type")]
+)
 
 
 # The body is validated with credfix's own model; the record itself is Powertools' data class
@@ -36,7 +46,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    request = VerifyRequest.model_validate_json(record.body)
+    message = _messages.validate_json(record.body)
+    if isinstance(message, StormSummaryDue):
+        outcome = summarise(message.window, _storms, _alerter, _limits, datetime.now(UTC))
+        logger.info("storm summary", extra={"window": message.window.isoformat(), "outcome": outcome})
+        return outcome
+    request = message
     result = verify(
         request, _store, _alerter, datetime.now(UTC), block_for=timedelta(seconds=_cfg.block_seconds)
     )

@@ -91,6 +91,7 @@ class Verification(_Doc):
     action_at: datetime | None = None
     failures_after_action: int = 0
     detail: str = ""
+    blocked_targets: list[str] = Field(default_factory=list)  # escalated: targets enforcement stopped for
 
 
 class Source(_Doc):

@@ -53,6 +53,12 @@ _HEADLINE = {
 }
 
 
+_ESCALATED_UNBLOCKED = (
+    "ESCALATED: failures continue after credfix's action. A person needs to look; no target was "
+    "blocked: the late failures are not attributed to a target credfix acted on."
+)
+
+
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -281,7 +287,8 @@ def _verification(text: _Text, incident: Incident) -> None:
     text.field("Newest:", f"latest failure (event time) {utc(incident.last_seen)}")
     if v.outcome == "escalated":
         text.field("After it:", f"failures from {v.failures_after_action} source(s) after the action")
-    text.field("Detail:", v.detail)
+        text.field("Blocked:", ", ".join(short_name(t) for t in v.blocked_targets) or "no target")
+    text.para(v.detail, indent="              ", first="  Detail:     ")
 
 
 def _next(text: _Text, incident: Incident, kind: str) -> None:
@@ -313,7 +320,8 @@ def email_text(incident: Incident, kind: str) -> str:
     resolved or escalated."""
     _check_kind(kind)
     text = _Text()
-    text.add(_HEADLINE[kind])
+    blocked = incident.verification.blocked_targets if incident.verification else []
+    text.add(_HEADLINE[kind] if kind != "escalated" or blocked else _ESCALATED_UNBLOCKED)
     text.add(
         f"Incident {sanitise(incident.incident_id, 80)} (status {incident.status}), key "
         f"{redact(incident.access_key_id)}, account {alert_account(incident)}"

@@ -31,13 +31,13 @@ from credfix.core.locate.narrow import (
     resolve_subnets,
 )
 from credfix.core.locate.session_role import locate_role_users
-from credfix.core.locate.source_ip import locate_by_ip
+from credfix.core.locate.source_ip import attributable, locate_by_ip
 from credfix.core.locate.user_agent import UserAgent, parse_user_agent
 from credfix.keys import key_kind
 from credfix.models.cloudtrail import source_ip_kind
 from credfix.models.incident import Evidence, Incident, SourceAttribution, Workload
 
-__all__ = ["LocateResult", "UserAgent", "locate_workloads", "parse_user_agent"]
+__all__ = ["LocateResult", "UserAgent", "any_attributable", "locate_workloads", "parse_user_agent"]
 
 
 @dataclass
@@ -53,6 +53,16 @@ def _regions(ctx: LocateContext, incident: Incident) -> list[str]:
         regions = [ctx.default_region()]
         ctx.note("regions", f"the incident names no region: searched {regions[0]} only")
     return regions
+
+
+def any_attributable(
+    incident: Incident, client_for: ClientFactory, settings: Settings, *, account: str | None
+) -> bool:
+    """Whether any source of the incident can be attributed to the account (a few address
+    lookups, shared with the full location that follows)."""
+    ctx = LocateContext(client_for, settings, account=account, fresh_after=incident.first_seen)
+    regions = _regions(ctx, incident)
+    return any(attributable(ctx, s.ip, s.vpc_endpoint_id, regions, account) for s in incident.sources)
 
 
 def locate_workloads(
@@ -73,7 +83,7 @@ def locate_workloads(
     `session_issuer_arn`: the role ARN from the events' `userIdentity.sessionContext`;
     `account`: the account whose addresses and endpoints attribute (the one credfix reads).
     """
-    ctx = LocateContext(client_for, settings)
+    ctx = LocateContext(client_for, settings, account=account, fresh_after=incident.first_seen)
     found = Candidates()
     regions = _regions(ctx, incident)
     key = incident.access_key_id

@@ -1,9 +1,18 @@
 """One location run's shared state: adapters per region, a memo so that no scan or lookup
-is repeated within the invocation, the scan cap, and the findings collected on the way."""
+is repeated within the invocation, the scan cap, and the findings collected on the way.
+
+Across incidents, lookups and account-wide scans are shared through `SHARED`, a process-wide
+cache (a warm Lambda handles many incidents): during a storm of distinct key IDs from the same
+sources, the scans run about once, not once per key. An entry is reused only for the same
+account, within its TTL, and only if it was made after the incident's first failure: whatever
+changed in the account before the failures began is always seen."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,12 +28,69 @@ from credfix.config import Settings
 from credfix.models.incident import Evidence
 
 T = TypeVar("T")
+SHARED_TTL_SECONDS = 300
+SHARED_MAX_ENTRIES = 4096
+
+
+class SharedCache:
+    """Process-wide results of lookups and scans, by (account, lookup), with the findings noted
+    while computing them (replayed on a hit, so an incident's evidence does not depend on
+    whether another incident asked first)."""
+
+    def __init__(self, ttl_seconds: int = SHARED_TTL_SECONDS, max_entries: int = SHARED_MAX_ENTRIES) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, Any, list[Evidence]]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: Hashable, fresh_after: float) -> tuple[Any, list[Evidence]] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            made, value, notes = entry
+            if made < fresh_after or time.time() - made > self.ttl:
+                del self._entries[key]
+                return None
+            self.hits += 1
+            return value, notes
+
+    def put(self, key: Hashable, value: Any, notes: list[Evidence]) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                for old in list(self._entries)[: self.max_entries // 4]:  # oldest first (insertion order)
+                    del self._entries[old]
+            self._entries[key] = (time.time(), value, notes)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = 0
+
+
+SHARED = SharedCache()
 
 
 class LocateContext:
-    def __init__(self, client_for: ClientFactory, settings: Settings) -> None:
+    def __init__(
+        self,
+        client_for: ClientFactory,
+        settings: Settings,
+        *,
+        account: str | None = None,
+        fresh_after: datetime | None = None,
+        shared: SharedCache | None = SHARED,
+    ) -> None:
+        """`account`: the account `client_for` reads; without it nothing is shared across incidents.
+        `fresh_after`: the incident's first failure (shared entries made before it are not used)."""
         self._client_for = client_for
         self.settings = settings
+        self.account = account
+        self._shared = shared if account else None
+        # CloudTrail's event times are whole seconds: an entry counts as made after the first
+        # failure only if it was made after the end of that second.
+        self._fresh_after = (fresh_after.timestamp() + 1) if fresh_after else time.time()
         self.scan_limit = settings.scan_limit
         self.findings: list[Evidence] = []
         self._memo: dict[Hashable, Any] = {}
@@ -34,10 +100,26 @@ class LocateContext:
         self.subnets_of: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        if key not in self._memo:
-            self._memo[key] = compute()
-        result: T = self._memo[key]
-        return result
+        """`compute()` once per invocation, and across incidents through the shared cache. A
+        None result (a lookup that failed: ctx.attempt) is never shared: the next incident asks
+        again."""
+        if key in self._memo:
+            known: T = self._memo[key]
+            return known
+        shared = self._shared if not _local_only(key) else None
+        if shared is not None:
+            hit = shared.get((self.account, key), self._fresh_after)
+            if hit is not None:
+                cached: T = hit[0]
+                for note in hit[1]:
+                    self.note(note.check, note.found)
+                self._memo[key] = cached
+                return cached
+        before = len(self.findings)
+        value = self._memo[key] = compute()
+        if shared is not None and value is not None:
+            shared.put((self.account, key), value, self.findings[before:])
+        return value
 
     def _client(self, service: str, region: str | None) -> Any:
         return self.memo(("client", service, region), lambda: self._client_for(service, region))
@@ -87,3 +169,9 @@ class LocateContext:
         except BotoCoreError as exc:
             self.note(check, f"failed: {type(exc).__name__}")
         return None
+
+
+def _local_only(key: Hashable) -> bool:
+    """Clients belong to one invocation's client factory (in organisation mode, one member
+    account's credentials): never shared."""
+    return isinstance(key, tuple) and bool(key) and key[0] == "client"

@@ -183,15 +183,26 @@ def _stale_tasks(
     """Running tasks of the service on a matching task definition, started before the rotation."""
     service = config.service
     ecs = ctx.ecs(region)
-    listed = ctx.attempt(
-        f"ecs:ListTasks {service.name}",
-        lambda: ecs.running_task_arns(service.cluster_arn, service_name=service.name, limit=ctx.scan_limit),
+    listed = ctx.memo(
+        ("service-tasks", region, service.arn),
+        lambda: ctx.attempt(
+            f"ecs:ListTasks {service.name}",
+            lambda: ecs.running_task_arns(
+                service.cluster_arn, service_name=service.name, limit=ctx.scan_limit
+            ),
+        ),
     )
     if listed is None:
         return
     arns = ctx.capped(f"ecs:ListTasks {service.name}", listed)
     tasks = (
-        ctx.attempt(f"ecs:DescribeTasks {service.name}", lambda: ecs.tasks(service.cluster_arn, arns)) or []
+        ctx.memo(
+            ("service-task-details", region, service.arn, tuple(arns)),
+            lambda: ctx.attempt(
+                f"ecs:DescribeTasks {service.name}", lambda: ecs.tasks(service.cluster_arn, arns)
+            ),
+        )
+        or []
     )
     after = 0
     for task in tasks:

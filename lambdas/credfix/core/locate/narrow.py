@@ -98,7 +98,13 @@ def resolve_subnets(ctx: LocateContext) -> None:
             by_region.setdefault(region, set()).update(subnet_ids)
     for region, wanted in by_region.items():
         lookup = partial(ctx.ec2(region).vpc_of_subnets, sorted(wanted))
-        vpcs = ctx.attempt(f"ec2:DescribeSubnets in {region}", lookup) or {}
+        vpcs = (
+            ctx.memo(
+                ("subnet-vpcs", region, tuple(sorted(wanted))),
+                partial(ctx.attempt, f"ec2:DescribeSubnets in {region}", lookup),
+            )
+            or {}
+        )
         for workload_id, (in_region, ids) in ctx.subnets_of.items():
             vpcs_of_workload = {vpcs[s] for s in ids if s in vpcs}
             if in_region == region and len(vpcs_of_workload) == 1 and workload_id not in ctx.vpc_of:

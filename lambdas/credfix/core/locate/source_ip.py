@@ -153,8 +153,12 @@ def _instance(
     shared: bool,
 ) -> str | None:
     assert eni.instance_id
-    instances = ctx.attempt(
-        f"ec2:DescribeInstances {eni.instance_id}", lambda: ctx.ec2(region).instances([eni.instance_id or ""])
+    instances = ctx.memo(
+        ("instance", region, eni.instance_id),
+        lambda: ctx.attempt(
+            f"ec2:DescribeInstances {eni.instance_id}",
+            lambda: ctx.ec2(region).instances([eni.instance_id or ""]),
+        ),
     )
     if not instances:
         return None
@@ -222,7 +226,11 @@ def _nat(
 
 
 def _interfaces(ctx: LocateContext, ec2: Ec2, ip: str, region: str) -> list[NetworkInterface]:
-    """Interfaces holding a public IPv4 or an IPv6 address."""
+    """Interfaces holding a public IPv4 or an IPv6 address (looked up once per address)."""
+    return ctx.memo(("public-address", region, ip), lambda: _look_up_public(ctx, ec2, ip, region))
+
+
+def _look_up_public(ctx: LocateContext, ec2: Ec2, ip: str, region: str) -> list[NetworkInterface]:
     check = f"ec2:DescribeNetworkInterfaces {ip} in {region}"
     if attribution.address_kind(ip) == "ipv6":
         return ctx.attempt(check, lambda: ec2.interfaces_with_ipv6(ip)) or []
@@ -239,8 +247,11 @@ def _nat_of(ctx: LocateContext, ec2: Ec2, region: str, eni: NetworkInterface) ->
     if not eni.subnet_id:
         return None
     subnet = eni.subnet_id
-    nats = ctx.attempt(
-        f"ec2:DescribeNatGateways {subnet} in {region}", lambda: ec2.nat_gateways_in_subnet(subnet)
+    nats = ctx.memo(
+        ("nat-gateways", region, subnet),
+        lambda: ctx.attempt(
+            f"ec2:DescribeNatGateways {subnet} in {region}", lambda: ec2.nat_gateways_in_subnet(subnet)
+        ),
     )
     for nat in nats or []:
         if eni.id in nat.network_interface_ids:
@@ -295,19 +306,21 @@ def _holders(
             result.via.append(f"interface {eni.id}")
 
 
-_UNCHECKED = object()  # the endpoint lookup itself failed (permission, throttling): not attributed
+_NOT_THE_ACCOUNTS = "not found"  # the account has no endpoint by that ID in the region
 
 
-def _endpoint(ctx: LocateContext, region: str, endpoint_id: str) -> VpcEndpoint | object | None:
-    def look() -> VpcEndpoint | object | None:
+def _endpoint(ctx: LocateContext, region: str, endpoint_id: str) -> VpcEndpoint | str | None:
+    """The account's endpoint, _NOT_THE_ACCOUNTS, or None when the lookup failed (permission,
+    throttling: not attributed, and not remembered across incidents)."""
+
+    def look() -> VpcEndpoint | str | None:
         try:
-            return ctx.ec2(region).vpc_endpoint(endpoint_id)
+            return ctx.ec2(region).vpc_endpoint(endpoint_id) or _NOT_THE_ACCOUNTS
         except (ClientError, BotoCoreError) as exc:
             code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else ""
-            ctx.note(
-                f"ec2:DescribeVpcEndpoints {endpoint_id} in {region}", f"failed: {code or type(exc).__name__}"
-            )
-            return _UNCHECKED
+            check = f"ec2:DescribeVpcEndpoints {endpoint_id} in {region}"
+            ctx.note(check, f"failed: {code or type(exc).__name__}")
+            return None
 
     return ctx.memo(("vpc-endpoint", region, endpoint_id), look)
 
@@ -328,7 +341,7 @@ def _through_endpoint(
     unchecked: list[str] = []
     for region in regions:
         endpoint = _endpoint(ctx, region, endpoint_id)
-        if endpoint is _UNCHECKED:
+        if endpoint is None:
             unchecked.append(region)
             continue
         if isinstance(endpoint, VpcEndpoint) and (account is None or endpoint.owner_id in (None, account)):
@@ -344,7 +357,13 @@ def _through_endpoint(
     vpc = endpoint.vpc_id
     owner = endpoint.owner_id or account
     check = f"ec2:DescribeNetworkInterfaces {ip} in {vpc}"
-    enis = ctx.attempt(check, lambda: ctx.ec2(region).interfaces_with_private_ip(ip, vpc)) or []
+    enis = (
+        ctx.memo(
+            ("private-address", region, ip, vpc),
+            lambda: ctx.attempt(check, lambda: ctx.ec2(region).interfaces_with_private_ip(ip, vpc)),
+        )
+        or []
+    )
     result = IpResult(attribution.none(ip, endpoint_id, ""))
     _holders(
         ctx, found, region, enis, ip, result, public=False, incident_key=incident_key, last_seen=last_seen
@@ -408,6 +427,30 @@ def _public(
                 "the failing requests come from that VPC",
             )
     return result
+
+
+def attributable(
+    ctx: LocateContext, ip: str | None, vpc_endpoint_id: str | None, regions: list[str], account: str | None
+) -> bool:
+    """Whether the address can attribute anything (the account's endpoint, or an address of the
+    account), from the same lookups locate_by_ip makes first (shared through ctx.memo): the
+    cheap question triage asks before deciding which lane an incident takes."""
+    kind = attribution.address_kind(ip)
+    if ip is None or kind == "not-ip" or (kind == "private" and not vpc_endpoint_id):
+        return False
+    for region in regions:
+        if kind == "private":
+            endpoint = _endpoint(ctx, region, vpc_endpoint_id or "")
+            if isinstance(endpoint, VpcEndpoint) and (
+                account is None or endpoint.owner_id in (None, account)
+            ):
+                return True
+        elif any(
+            account is None or e.owner_id in (None, account)
+            for e in _interfaces(ctx, ctx.ec2(region), ip, region)
+        ):
+            return True
+    return False
 
 
 def locate_by_ip(

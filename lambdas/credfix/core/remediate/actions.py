@@ -20,7 +20,7 @@ from credfix.adapters.ecs_actions import EcsActions
 from credfix.adapters.lambda_actions import LambdaActions
 from credfix.adapters.secrets_actions import SecretRotationInfo, SecretsActions
 from credfix.adapters.ssm_actions import SsmActions
-from credfix.arns import arn_parts
+from credfix.arns import arn_parts, secret_arn
 from credfix.config import Settings
 from credfix.core.remediate.model import PlannedAction
 
@@ -241,7 +241,7 @@ class SecretRotate(RemediationAction):
         """One DescribeSecret per decision: its tags (opt-out) and its rotation state
         (precondition) come from the same answer, read just before acting."""
         if self._described is None:
-            self._described = self._secrets().describe(self.planned.target)
+            self._described = self._secrets().describe(secret_arn(self.planned.target))
         return self._described
 
     def tag_sources(self) -> list[TagSource]:
@@ -261,5 +261,7 @@ class SecretRotate(RemediationAction):
         return None
 
     def execute(self, incident_id: str, now: datetime) -> str:
-        version = self._secrets().rotate(self.planned.target, f"{incident_id}/{self.planned.target}")
+        version = self._secrets().rotate(
+            secret_arn(self.planned.target), f"{incident_id}/{self.planned.target}"
+        )
         return f"rotation started (new version {version}); consumers are restarted after it"

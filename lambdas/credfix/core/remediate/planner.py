@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from credfix.arns import region_of
+from credfix.arns import region_of, secret_arn
 from credfix.config import Settings
 from credfix.core.attribution import NOT_ATTRIBUTED, action_gate
 from credfix.core.remediate.model import NOTIFY, PlannedAction
@@ -138,7 +138,10 @@ def _skip_all(restarts: list[PlannedAction], incident: Incident, why: str) -> li
 
 
 def _secret_rotations(incident: Incident, chosen: list[Workload]) -> list[PlannedAction]:
-    secrets = list(dict.fromkeys(c.ref for w in chosen for c in w.credentials if c.kind == "secret"))
+    # One rotation per secret, by its ARN: consumers may read different JSON keys of it.
+    secrets = list(
+        dict.fromkeys(secret_arn(c.ref) for w in chosen for c in w.credentials if c.kind == "secret")
+    )
     if not secrets:
         return [
             PlannedAction(
