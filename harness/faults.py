@@ -137,6 +137,7 @@ class FaultProxy:
         self.enabled = True  # switch faults off to let a redrive finish cleanly
         self._rng = random.Random(self.plan.seed)
         self._lock = threading.Lock()
+        self._scripted: list[tuple[str, bytes, FaultKind]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -145,6 +146,24 @@ class FaultProxy:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def script(self, operation: str, body_contains: str, fault: FaultKind, times: int = 1) -> FaultProxy:
+        """Inject `fault` into the next `times` `operation` calls whose body contains the text
+        (the deterministic form of a fault the seeded runs draw now and then; botocore retries
+        a failed call up to 3 times, so `times=4` makes the call fail for the caller)."""
+        with self._lock:
+            self._scripted.extend([(operation, body_contains.encode(), fault)] * times)
+        return self
+
+    def scripted(self, operation: str, body: bytes) -> FaultKind | None:
+        with self._lock:
+            for n, (wanted, text, fault) in enumerate(self._scripted):
+                if operation == wanted and text in body:
+                    del self._scripted[n]
+                    self.counts.injected[fault] += 1
+                    self.counts.by_operation[f"{operation}:{fault}"] += 1
+                    return fault
+        return None
 
     def choose(self, operation: str) -> FaultKind | None:
         """The fault for the next call (None: forward it untouched); counts the call."""
@@ -196,7 +215,7 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 protocol, operation = _operation(headers, body)
-                fault = proxy.choose(operation)
+                fault = proxy.scripted(operation, body) or proxy.choose(operation)
                 if fault == "throttle":
                     return self._answer(*_throttle(protocol))
                 if fault == "server-error":

@@ -188,3 +188,41 @@ def test_retry_budget_fits_the_ingest_timeout(aws_env: LocalAws, monkeypatch: py
     assert 2 * worst_call <= INGEST_TIMEOUT.to_seconds(), (
         f"{attempts} attempts x {per_attempt} s: one unanswered call takes up to {worst_call:.1f} s"
     )
+
+
+NO_FAULTS = FaultPlan(0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # The opening write is applied but its answer is lost: botocore sends it again, the
+        # condition fails, and the incident must still be announced (the lease was ours).
+        [("UpdateItem", "REMOVE closed_at", "lost-answer", 1)],
+        # Sending the "opened" message fails (every retry dropped), and so does the write that
+        # frees the lease: the redelivered record must announce it (the lease is still ours).
+        [("SendMessage", "incident-opened", "drop", 4), ("UpdateItem", "REMOVE announcing_at", "drop", 4)],
+    ],
+    ids=["opening-answer-lost", "send-and-release-dropped"],
+)
+def test_an_incident_is_announced_whatever_answer_is_lost(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch, script: list[tuple[str, str, str, int]]
+) -> None:
+    with fault_proxy(pipeline.aws.url, NO_FAULTS) as proxy:
+        for operation, text, fault, times in script:
+            proxy.script(operation, text, fault, times)  # type: ignore[arg-type]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        handler = load_handler("ingest").handler
+        send_bodies(
+            pipeline, [json.dumps(cloudtrail_event(KEYS[0], source_ip="203.0.113.9")) for _ in range(3)]
+        )
+        pipeline.ingest_poller(handler, batch_size=10).drain()
+        injected = sum(proxy.counts.injected.values())
+    assert injected == sum(times for *_, times in script)  # each scripted fault really happened
+    items = incident_items(pipeline)
+    # When the send fails, the one record given back to SQS to carry the announcement is
+    # counted again on its redelivery (core/ingest.py: the price of never losing the message).
+    resent = 1 if script[0][0] == "SendMessage" else 0
+    assert int(items[KEYS[0]]["event_count"]) == 3 + resent
+    opened = [json.loads(m["Body"]) for m in pipeline.queue_messages(pipeline.names.work_queue)]
+    assert [m["incident_id"] for m in opened] == [items[KEYS[0]]["incident_id"]]

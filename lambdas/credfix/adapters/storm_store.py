@@ -102,7 +102,7 @@ class StormStore:
             ":end": {"S": iso_z(window + timedelta(seconds=limits.window_seconds))},
             ":exp": self._expires(now, timedelta(seconds=limits.window_seconds) + KEEP),
         }
-        sets = ["sample = if_not_exists(sample, :sample)", "window_end = :end", "expires_at = :exp"]
+        sets = ["#sample = if_not_exists(#sample, :sample)", "window_end = :end", "expires_at = :exp"]
         if batch.first_seen and batch.last_seen:
             values[":first"] = {"S": iso_z(batch.first_seen)}
             values[":last"] = {"S": iso_z(batch.last_seen)}
@@ -117,9 +117,10 @@ class StormStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"pk": {"S": storm_pk(window)}},
-            "UpdateExpression": f"SET {', '.join(sets)} ADD records :r, #keys :k",
+            "UpdateExpression": f"SET {', '.join(sets)} ADD #records :r, #keys :k",
             "ExpressionAttributeValues": values,
-            "ExpressionAttributeNames": {**names, "#keys": "keys"},
+            # "sample", "keys" and "records" are reserved words in DynamoDB expressions.
+            "ExpressionAttributeNames": {**names, "#keys": "keys", "#records": "records", "#sample": "sample"},
             "ReturnValues": "UPDATED_OLD",
         }
         resp = self._ddb.update_item(**request)
