@@ -120,7 +120,12 @@ class StormStore:
             "UpdateExpression": f"SET {', '.join(sets)} ADD #records :r, #keys :k",
             "ExpressionAttributeValues": values,
             # "sample", "keys" and "records" are reserved words in DynamoDB expressions.
-            "ExpressionAttributeNames": {**names, "#keys": "keys", "#records": "records", "#sample": "sample"},
+            "ExpressionAttributeNames": {
+                **names,
+                "#keys": "keys",
+                "#records": "records",
+                "#sample": "sample",
+            },
             "ReturnValues": "UPDATED_OLD",
         }
         resp = self._ddb.update_item(**request)
