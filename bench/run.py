@@ -1,8 +1,13 @@
 """`python -m bench.run`: every measurement, bench/results.json, and a table on stdout.
 
 Options: --runs N (cold-start runs per variant, default 10, at least 10 for the record),
---events N (storm size, default 20,000), --only NAME[,NAME] (coldstart, storm, incidents),
---update-docs (rewrite the results table in docs/performance.md between its markers).
+--events N (storm size, default 20,000), --hostile-keys N (hostile storm size, default 100,000),
+--hostile-sources N (its outside addresses, default 5), --only NAME[,NAME] (coldstart, storm,
+incidents, hostile; default all), --update-docs (rewrite the results table in
+docs/performance.md between its markers).
+
+With --only, the sections not re-run keep their figures from the existing bench/results.json
+(each section records when it was measured), so the table always shows every section.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import coldstart, cost, incidents, storm
+from bench import coldstart, cost, hostile, incidents, storm
 from bench.common import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+SECTIONS = ("coldstart", "storm", "incidents", "hostile")
 
 
 def _configured_mb() -> dict[str, int]:
@@ -126,6 +132,7 @@ def table(results: dict[str, Any]) -> str:
                 _verdict(cm["meets_target"]),
             )
         )
+    rows += hostile_rows(results.get("hostile"))
     mem = results.get("memory")
     if mem:
         for name, m in mem.items():
@@ -143,6 +150,55 @@ def table(results: dict[str, Any]) -> str:
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def hostile_rows(h: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    if not h:
+        return []
+    keys = f"{h['storm_keys']:,}"
+    by = h["calls_per_storm_key_by_process"]
+    tl = h["genuine_timeline"]
+    legs = tl["legs_s"]
+    ingest_leg = legs.get("ingest_batch_start -> opened_sent")
+    windows = h["storm_summaries_per_window"]
+    first = h.get("genuine_first_in_batch_seconds")
+    records = h["records"]
+    alerts = h["alerts_by_kind"]
+    return [
+        (
+            "hostile storm: AWS calls per storm key",
+            f"{h['calls_per_storm_key']} ({h['calls']['total']:,} calls / {keys} keys)",
+            f"ingest {by.get('ingest')}, triage {by.get('triage-priority')} priority + "
+            f"{by.get('triage-bulk')} bulk, act {by.get('act')}, verify {by.get('verify')}",
+            _verdict(h["meets_calls_goal"]),
+        ),
+        (
+            "hostile storm: alerts",
+            f"{h['alerts_total']}: storm summary {', '.join(str(n) for n in windows.values()) or '0'} "
+            f"per window ({len(windows)} window); genuine {h['genuine_act_alerts']} act + "
+            f"{h['genuine_verify_alerts']} verify",
+            f"+ {h['storm_key_incident_alerts']} for the "
+            f"{h.get('storm_key_incidents', h['incidents_opened'] - 1)} storm keys the caps "
+            f"let open incidents ({alerts.get('storm-key incident: remediated', 0)} act, "
+            f"{alerts.get('storm-key incident: resolved', 0)} verify)",
+            _verdict(h["meets_alerts_goal"]),
+        ),
+        (
+            "hostile storm: genuine event → ecs:UpdateService",
+            f"{h['genuine_seconds_to_update_service']} s (alone: {h['baseline_median_seconds']} s)",
+            f"{h['time_ratio']}x; its ingest batch {ingest_leg} s ({tl['ingest_batch_calls']} calls); "
+            f"first in its batch instead: {first} s ({h.get('genuine_first_in_batch_ratio')}x)",
+            _verdict(h["meets_time_goal"]),
+        ),
+        (
+            "hostile storm: records",
+            f"{records['sent']:,} = {records['in_incidents']:,} in incidents + "
+            f"{records['in_storm_records']:,} in storm records + {records['rejected_to_dlq']} rejected",
+            f"{records['lost']} lost; {h['incidents_opened']} incidents, {h['bulk_lane_incidents']} via the "
+            f"bulk lane; ingest peak RSS {h['ingest_peak_rss_mb']} MB",
+            _verdict(h["nothing_lost"]),
+        ),
+    ]
 
 
 def _verdict(ok: bool | None) -> str:
@@ -187,44 +243,92 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--events", type=int, default=storm.EVENTS)
-    parser.add_argument("--only", default="coldstart,storm,incidents")
+    parser.add_argument("--hostile-keys", type=int, default=hostile.KEYS)
+    parser.add_argument("--hostile-sources", type=int, default=hostile.SOURCES)
+    parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        parser.error(
+            f"--only: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})"
+        )
     started = time.monotonic()
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kept, measured = _previous(wanted)
     results: dict[str, Any] = {
-        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "when": when,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        **kept,
     }
     saved_env = dict(os.environ)
     if "coldstart" in wanted:
         print("cold start …", flush=True)
         results["coldstart"] = coldstart.measure(runs=args.runs)
-        _save(results)
+        measured["coldstart"] = when
+        _save({**results, "measured": measured})
     if "storm" in wanted:
         print("storm …", flush=True)
         results["storm"] = storm.measure(events=args.events)
         results["cost"] = cost.model(results["storm"], _configured_mb()["ingest"])
-        _save(results)
+        measured["storm"] = measured["cost"] = when
+        _save({**results, "measured": measured})
     if "incidents" in wanted:
         print("calls per incident …", flush=True)
         results["incidents"] = incidents.measure()
+        measured["incidents"] = when
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _save({**results, "measured": measured})
+    if "hostile" in wanted:
+        print(f"hostile storm ({args.hostile_keys:,} keys, {args.hostile_sources} sources) …", flush=True)
+        results["hostile"] = hostile.measure(keys=args.hostile_keys, sources=args.hostile_sources)
+        measured["hostile"] = when
         os.environ.clear()
         os.environ.update(saved_env)
     results["memory"] = memory(results)
     results["seconds"] = round(time.monotonic() - started, 1)
+    results["measured"] = {name: measured[name] for name in (*SECTIONS, "cost") if name in measured}
     _save(results)
     text = table(results)
     print(text)
     print(f"\n{RESULTS.relative_to(ROOT)} written in {results['seconds']} s")
     if args.update_docs:
-        update_docs(
-            f"Measured {results['when']} on {os.cpu_count()} CPUs ({results['seconds']} s run).\n\n{text}"
-        )
+        update_docs(f"{_measured_line(results, wanted)}\n\n{text}")
+
+
+def _previous(wanted: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """With --only a subset, the other sections' figures from the existing results.json (in
+    the file's order), and when each was measured (older files: their run's time)."""
+    if wanted >= set(SECTIONS) or not RESULTS.exists():
+        return {}, {}
+    old: dict[str, Any] = json.loads(RESULTS.read_text())
+    old_measured = old.get("measured") or {}
+    kept: dict[str, Any] = {}
+    measured: dict[str, str] = {}
+    for name, value in old.items():
+        section = "storm" if name == "cost" else name
+        if section in SECTIONS and section not in wanted:
+            kept[name] = value
+            measured[name] = str(old_measured.get(name) or old.get("when") or "?")
+    return kept, measured
+
+
+def _measured_line(results: dict[str, Any], wanted: set[str]) -> str:
+    line = f"Measured {results['when']} on {os.cpu_count()} CPUs ({results['seconds']} s run"
+    if wanted >= set(SECTIONS):
+        return line + ")."
+    older: dict[str, list[str]] = {}
+    for name in SECTIONS:
+        if name in results and name not in wanted:
+            older.setdefault(results["measured"].get(name, "?"), []).append(name)
+    kept = "; ".join(f"{', '.join(names)} from the run of {when}" for when, names in sorted(older.items()))
+    return f"{line}: {', '.join(n for n in SECTIONS if n in wanted)})" + (f"; {kept}." if kept else ".")
 
 
 if __name__ == "__main__":
