@@ -257,7 +257,7 @@ def _invoke(name: str, event: dict[str, Any], env: dict[str, str], tmp: Path) ->
 def run_scenario(aws: Any, build: Callable[[Account], Built], tmp: Path) -> dict[str, Any]:
     import os
 
-    from credfix.adapters.incidents import IncidentStore, from_item, key_pk
+    from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
     from credfix.core.aggregate import aggregate
     from credfix.models.cloudtrail import parse_event
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore, from_item, key_pk
+from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import NullAlerter
 from credfix.models.cloudtrail import parse_event
@@ -204,4 +204,4 @@ def test_alerter_is_a_no_op_until_a_topic_is_configured(act: tuple[ModuleType, s
     assert isinstance(handler.alerter, NullAlerter)
     topic = session().client("sns").create_topic(Name="credfix-alerts")["TopicArn"]
     real = handler.build_alerter(Settings(CREDFIX_TOPIC_ARN=topic))
-    assert type(real).__name__ == "SnsAlerter"
+    assert type(real).__name__ == "TopicAlerter"

@@ -16,15 +16,15 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from credfix.adapters.guardrail_store import DynamoGuardrailStore, MemoryGuardrailStore
-from credfix.adapters.incidents import IncidentStore
-from credfix.adapters.lambda_actions import REFRESH_MARKER
-from credfix.adapters.ssm_actions import KillSwitch
+from credfix.adapters.actions.lambda_refresh import REFRESH_MARKER
+from credfix.adapters.actions.ssm import KillSwitch
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
+from credfix.adapters.stores.incidents import IncidentStore
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import remediate
-from credfix.core.remediate.model import Cap
 from credfix.models.cloudtrail import parse_event
+from credfix.models.guardrails import Cap
 from credfix.models.incident import ConfiguredCredential, Incident, SourceAttribution, Workload
 from harness.account import attributed
 from harness.moto import ACCOUNT, REGION, LocalAws

@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 
 from credfix.adapters.aws import ClientFactory
 from credfix.adapters.cli_clients import environment_clients
-from credfix.adapters.incidents import from_item, key_pk, to_incident
+from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.triage import TriageResult, incident_from_delta, session_issuer_of, triage
@@ -535,7 +535,7 @@ def test_wrong_credential_source_from_a_static_key_in_the_task_definition(aws_en
 def test_known_home_account_spares_get_caller_identity(account: Account, aws_env: LocalAws) -> None:
     """The Lambda's own ARN names the account it reads: triage then asks STS only whose the
     key is, and the caller account (which decides whether IAM can be read) is the same."""
-    from credfix.adapters.sts_ownership import CallerIdentity
+    from credfix.models.iam import CallerIdentity
 
     sent: list[str] = []
     clients = environment_clients()

@@ -25,12 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credfix.adapters.incidents import RecordResult
-from credfix.adapters.queues import SetAside
-from credfix.core.aggregate import KeyDelta, aggregate
+from credfix.core.aggregate import aggregate
 from credfix.core.ingest import ingest_batch
 from credfix.keys import is_access_key_id
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, Rejected, parse_event
+from credfix.models.observation import KeyDelta
+from credfix.models.pipeline import RecordResult, SetAside
 from harness.records import cloudtrail_event
 from tests.reliability._support import measure
 

@@ -12,9 +12,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credfix.core.aggregate import MAX_SESSION_ISSUERS, MAX_SOURCES_PER_BATCH, KeyDelta, aggregate
+from credfix.core.aggregate import MAX_SESSION_ISSUERS, MAX_SOURCES_PER_BATCH, aggregate
 from credfix.core.ingest import group_bodies
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_event
+from credfix.models.observation import KeyDelta
 from harness.records import cloudtrail_event
 from tests.reliability.test_hostile_input import GOOD_KEY, hostile_events
 

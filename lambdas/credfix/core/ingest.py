@@ -18,9 +18,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from credfix.adapters.incidents import RecordResult
-from credfix.adapters.queues import SetAside
-from credfix.core.aggregate import Groups, KeyDelta
+from credfix.core.aggregate import Groups
 from credfix.core.storm import StormGate
 from credfix.keys import redact
 from credfix.models.cloudtrail import (
@@ -32,6 +30,8 @@ from credfix.models.cloudtrail import (
     read_body,
     validate_record_json,
 )
+from credfix.models.observation import KeyDelta
+from credfix.models.pipeline import RecordResult, SetAside
 
 
 def describe(exc: Exception) -> str:

@@ -17,16 +17,14 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import ClientFactory
-from credfix.adapters.iam_keys import IamKeys, KeyFacts
-from credfix.adapters.secrets import WatchedSecrets
-from credfix.adapters.sts_ownership import CallerIdentity, StsOwnership
-from credfix.adapters.triage_store import HandOffState
+from credfix.adapters.readers.iam_keys import IamKeys
+from credfix.adapters.readers.secrets import WatchedSecrets
+from credfix.adapters.readers.sts_ownership import StsOwnership
 from credfix.config import Settings
 from credfix.core import attribution as attribution_rule
-from credfix.core.aggregate import KeyDelta
-from credfix.core.secrets_scan import SecretHit, SecretsScan
 from credfix.keys import decode_account, key_kind, partition_of_arn, partition_of_region, redact
 from credfix.models.cloudtrail import CloudTrailEvent
+from credfix.models.iam import CallerIdentity, KeyFacts
 from credfix.models.incident import (
     Evidence,
     Incident,
@@ -38,6 +36,9 @@ from credfix.models.incident import (
     Verdict,
     Workload,
 )
+from credfix.models.observation import KeyDelta
+from credfix.models.pipeline import HandOffState
+from credfix.models.secrets import SecretHit, SecretsScan
 from credfix.timefmt import iso_z
 
 SEVERITY: dict[Verdict, Severity] = {
