@@ -15,7 +15,7 @@ from credfix.adapters.messaging.queues import Queues
 from credfix.adapters.stores.incidents import IncidentStore, key_pk
 from credfix.core.aggregate import aggregate
 from credfix.core.ingest import ingest_batch
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from harness.pipeline import LocalPipeline
 from harness.records import cloudtrail_event
 from tests.conftest import load_handler
@@ -244,7 +244,8 @@ def test_records_that_keep_failing_end_in_the_dlq(pipeline: LocalPipeline) -> No
 
 def test_aggregation_is_per_key() -> None:
     events = [
-        (f"m{i}", parse_event(cloudtrail_event(k))) for i, k in enumerate([KEY, KEY, "AKIAIOSFODNN7EXAMPLE"])
+        parse_failure(cloudtrail_event(k), ref=f"m{i}")
+        for i, k in enumerate([KEY, KEY, "AKIAIOSFODNN7EXAMPLE"])
     ]
     deltas = aggregate(events)
     assert {k: d.count for k, d in deltas.items()} == {KEY: 2, "AKIAIOSFODNN7EXAMPLE": 1}

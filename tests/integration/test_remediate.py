@@ -23,7 +23,7 @@ from credfix.adapters.stores.incidents import IncidentStore
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import remediate
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from credfix.models.guardrails import Cap
 from credfix.models.incident import ConfiguredCredential, Incident, SourceAttribution, Workload
 from harness.account import attributed
@@ -330,7 +330,8 @@ def test_five_thousand_failures_of_one_key_make_one_action(table: DynamoGuardrai
     sess = session()
     svc = ecs_service(tasks=3)
     events = [
-        (f"m{i}", parse_event(cloudtrail_event(KEY, source_ip=f"10.0.1.{10 + i % 3}"))) for i in range(5000)
+        parse_failure(cloudtrail_event(KEY, source_ip=f"10.0.1.{10 + i % 3}"), ref=f"m{i}")
+        for i in range(5000)
     ]
     store = IncidentStore(sess.client("dynamodb"), TABLE, reopen_after=timedelta(hours=1))
     for delta in aggregate(events).values():

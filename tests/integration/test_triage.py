@@ -24,8 +24,8 @@ from credfix.adapters.cli_clients import environment_clients
 from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
-from credfix.core.triage import TriageResult, incident_from_delta, session_issuer_of, triage
-from credfix.models.cloudtrail import parse_event
+from credfix.core.triage import TriageResult, incident_from_delta, triage
+from credfix.models.cloudtrail import parse_failure
 from credfix.models.incident import ConfiguredCredential, Evidence, Incident, SourceAttribution, Workload
 from harness.moto import ACCOUNT, LocalAws
 from harness.pipeline import LocalPipeline, SqsPoller
@@ -96,10 +96,9 @@ def account(aws_env: LocalAws) -> Account:
 
 
 def incident_for(*events: dict[str, Any]) -> Incident:
-    parsed = [(f"m{i}", parse_event(e)) for i, e in enumerate(events)]
+    parsed = [parse_failure(e, ref=f"m{i}") for i, e in enumerate(events)]
     (delta,) = aggregate(parsed).values()
-    issuers = sorted({i for _, e in parsed if (i := session_issuer_of(e))})
-    return incident_from_delta(delta, datetime.now(UTC), "test-incident", session_issuers=issuers)
+    return incident_from_delta(delta, datetime.now(UTC), "test-incident")
 
 
 def run_triage(incident: Incident, client_for: ClientFactory | None = None, **kw: Any) -> TriageResult:

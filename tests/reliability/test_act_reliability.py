@@ -33,7 +33,7 @@ from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import ActOutcome, act_on_incident
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from credfix.models.incident import Action, Incident
 from credfix.timefmt import iso_z
 from harness.faults import FAULT_KINDS, FaultKind, FaultPlan, FaultProxy
@@ -86,7 +86,7 @@ def triaged_incident(pipeline: LocalPipeline, key: str, services: list[EcsServic
     """An incident opened by the real ingest store, then given triage's findings (as
     tests/integration/test_act_handler.py writes them)."""
     store = IncidentStore(pipeline.ddb, pipeline.names.table, reopen_after=timedelta(hours=1))
-    parsed = [(f"{key}-{i}", parse_event(cloudtrail_event(key))) for i in range(5)]
+    parsed = [parse_failure(cloudtrail_event(key), ref=f"{key}-{i}") for i in range(5)]
     (delta,) = aggregate(parsed).values()
     incident_id = store.record(delta, datetime.now(UTC)).incident_id
     findings = {

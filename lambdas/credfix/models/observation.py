@@ -1,15 +1,49 @@
-"""Credential failures observed: what one batch adds to a key's incident (KeyDelta, per source),
-and the signature that groups records of the same key, source and call."""
+"""A credential failure observed, whatever signal saw it (a CloudTrail record today, a
+workload's log line next): one typed record, `Failure`, with one `signature` that groups the
+failures of the same key, source and call; and what one batch of them adds to a key's
+incident (`KeyDelta`, per source).
+
+`Failure` is a NamedTuple: ingest builds one per record of a storm, and a tuple is the
+cheapest object that still has names.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, NamedTuple
 
-# access key ID, source IP, user agent, error code, region, event source, account, session issuer
-# ARN, VPC endpoint ID
-Signature = tuple[str, str | None, str | None, str | None, str, str, str, str | None, str | None]
+SourceKind = Literal["cloudtrail", "log"]
+
+
+class Failure(NamedTuple):
+    # The signature: everything an incident keeps of a failure but its time and reference.
+    access_key_id: str  # the key that failed
+    source_ip: str | None  # sourceIPAddress: an address, a service name ("AWS Internal"), or None
+    user_agent: str | None
+    error_code: str | None
+    region: str
+    event_source: str  # the service called, e.g. sts.amazonaws.com
+    account: str  # the account the call was made to
+    session_issuer: str | None  # the role behind a session key (ASIA…)
+    vpc_endpoint_id: str | None  # the endpoint a private source address came through
+    source_kind: SourceKind
+    workload_hint: str | None  # what the signal names of the workload (a log group/stream), if anything
+    # Not in the signature:
+    event_time: datetime  # timezone-aware
+    ref: str  # where it came from: an SQS message id, a CloudTrail event id, a log event id
+
+
+SIGNATURE_FIELDS = 11
+Signature = tuple[
+    str, str | None, str | None, str | None, str, str, str, str | None, str | None, SourceKind, str | None
+]
+
+
+def signature(failure: Failure) -> Signature:
+    """What groups failures for counting: all but their time and reference."""
+    return failure[:SIGNATURE_FIELDS]  # type: ignore[return-value]
 
 
 def source_hash(ip: str | None, user_agent: str | None, vpc_endpoint_id: str | None = None) -> str:
