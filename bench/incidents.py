@@ -257,9 +257,9 @@ def _invoke(name: str, event: dict[str, Any], env: dict[str, str], tmp: Path) ->
 def run_scenario(aws: Any, build: Callable[[Account], Built], tmp: Path) -> dict[str, Any]:
     import os
 
-    from credfix.adapters.incidents import IncidentStore, from_item, key_pk
+    from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
     from credfix.core.aggregate import aggregate
-    from credfix.models.cloudtrail import parse_event
+    from credfix.models.cloudtrail import parse_failure
 
     aws.reset()
     os.environ.update(aws.environ())
@@ -267,7 +267,7 @@ def run_scenario(aws: Any, build: Callable[[Account], Built], tmp: Path) -> dict
     built = build(Account())
     ddb = boto3.client("dynamodb")
     store = IncidentStore(ddb, env["CREDFIX_TABLE"], reopen_after=timedelta(hours=1))
-    (delta,) = aggregate([(f"m{i}", parse_event(e)) for i, e in enumerate(built.events)]).values()
+    (delta,) = aggregate([parse_failure(e, ref=f"m{i}") for i, e in enumerate(built.events)]).values()
     incident_id = store.record(delta, datetime.now(UTC)).incident_id
     opened = json.dumps({"type": "incident-opened", "access_key_id": built.key, "incident_id": incident_id})
 

@@ -147,7 +147,7 @@ class Pipeline:
         expect(stats.delivered == 1 and stats.item_failures == 0, f"verify: {stats}")
 
     def incident(self, key_id: str) -> Any:
-        from credfix.adapters.incidents import IncidentStore
+        from credfix.adapters.stores.incidents import IncidentStore
 
         store = IncidentStore(self.local.ddb, self.local.names.table, reopen_after=self.local.reopen_after)
         incident = store.get(key_id)

@@ -21,7 +21,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from credfix.permissions import Role, policy_for
+from credfix.permissions import Role
+from credfix.registry import policy_for
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.nag import acknowledge

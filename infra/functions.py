@@ -14,7 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from credfix.permissions import Role, policy_for
+from credfix.permissions import Role
+from credfix.registry import policy_for
 from infra.nag import acknowledge
 from infra.policy import ANY, Scope, statements_for, wildcard_acknowledgements
 

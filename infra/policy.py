@@ -14,7 +14,8 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from credfix.permissions import Role, policy_for
+from credfix.permissions import Role
+from credfix.registry import policy_for
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What each Lambda may call, declared next to the code that calls it.
 
 Adapter functions are decorated with `@needs(role, *actions, on=resource)`; the CDK stack
-builds each Lambda's IAM policy from `policy_for(role)`, so the policy cannot drift from
+builds each Lambda's IAM policy from `credfix.registry.policy_for(role)`, so the policy cannot drift from
 the code (Cloud Custodian's action registry does the same for its actions). `on` names a
 resource *kind* that the stack maps to concrete ARNs or tag conditions; `"*"` is for APIs
 that support no resource-level permission (e.g. ec2:DescribeNetworkInterfaces).
@@ -42,10 +42,9 @@ def declare(role: Role, *actions: str, on: str = "*") -> None:
         _REGISTRY.add(Permission(role, action, on))
 
 
-def policy_for(role: Role) -> dict[str, list[str]]:
-    """resource kind -> sorted actions, for one role. Import the code's modules first."""
-    import credfix.registry  # noqa: F401  (imports every module that declares permissions)
-
+def declared(role: Role) -> dict[str, list[str]]:
+    """resource kind -> sorted actions, for one role, from the modules imported so far
+    (credfix.registry.policy_for imports all of them first)."""
     grouped: dict[str, set[str]] = {}
     for p in _REGISTRY:
         if p.role == role:

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import assertions
 
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS
-from credfix.permissions import policy_for
+from credfix.registry import policy_for
 from infra.app import build_app
 from infra.detection import ALL_MANAGEMENT_EVENTS
 from tests.infra.conftest import resources

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore, from_item, key_pk
+from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import NullAlerter
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from harness.moto import ACCOUNT, REGION, LocalAws
 from harness.pipeline import LambdaContext
 from harness.records import cloudtrail_event
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 def open_incident(ddb: Any, events: int = 40) -> str:
     """An incident opened by the real ingest store, then given the triage stage's findings."""
     store = IncidentStore(ddb, TABLE, reopen_after=timedelta(hours=1))
-    parsed = [(f"m{i}", parse_event(cloudtrail_event(KEY))) for i in range(events)]
+    parsed = [parse_failure(cloudtrail_event(KEY), ref=f"m{i}") for i in range(events)]
     (delta,) = aggregate(parsed).values()
     return store.record(delta, datetime.now(UTC)).incident_id
 
@@ -204,4 +204,4 @@ def test_alerter_is_a_no_op_until_a_topic_is_configured(act: tuple[ModuleType, s
     assert isinstance(handler.alerter, NullAlerter)
     topic = session().client("sns").create_topic(Name="credfix-alerts")["TopicArn"]
     real = handler.build_alerter(Settings(CREDFIX_TOPIC_ARN=topic))
-    assert type(real).__name__ == "SnsAlerter"
+    assert type(real).__name__ == "TopicAlerter"

@@ -15,8 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from credfix.adapters.sns_alerts import SnsAlerter
+from credfix.adapters.messaging.sns import SnsTopic
 from credfix.core.alerts import subject
+from credfix.core.alerts.alerter import TopicAlerter
 from harness.moto import LocalAws
 from tests.unit.test_alerts import sample
 
@@ -64,7 +65,7 @@ def test_filter_policy_on_verdict_delivers_only_matching_alerts(topic: tuple[Any
     )
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=all_arn)  # no filter, SNS envelope
 
-    alerter = SnsAlerter(sns, topic_arn)
+    alerter = TopicAlerter(SnsTopic(sns, topic_arn).publish)
     published = {}
     for verdict in ("stale-consumer", "wrong-credential-source", "foreign-account", "unknown-key"):
         incident, _ = sample(verdict)
@@ -107,7 +108,7 @@ def test_filter_on_escalations_and_action_status(topic: tuple[Any, Any, str]) ->
             "RawMessageDelivery": "true",
         },
     )
-    alerter = SnsAlerter(sns, topic_arn)
+    alerter = TopicAlerter(SnsTopic(sns, topic_arn).publish)
     escalated, _ = sample("stale-secret")
     resolved, _ = sample("temporary-credentials")
     alerter.incident_remediated(escalated)
@@ -132,7 +133,7 @@ def test_oversized_incident_is_still_accepted_and_delivered(topic: tuple[Any, An
     incident, _ = sample("stale-consumer")
     sources = [Source(ip=f"10.0.{i}.1", user_agent="x" * 40_000, count=1) for i in range(20)]
     big = incident.model_copy(update={"sources": sources})
-    SnsAlerter(sns, topic_arn).incident_remediated(big)
+    TopicAlerter(SnsTopic(sns, topic_arn).publish).incident_remediated(big)
     (message,) = _drain(sqs, url)
     body = json.loads(message["Body"])
     assert body["truncated"] is True
@@ -142,4 +143,4 @@ def test_oversized_incident_is_still_accepted_and_delivered(topic: tuple[Any, An
 
 def test_alerter_refuses_a_topic_that_is_not_an_arn() -> None:
     with pytest.raises(ValueError, match="alerts topic must be an SNS topic ARN"):
-        SnsAlerter(object(), "")
+        SnsTopic(object(), "")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credfix.adapters.guardrail_store import DynamoGuardrailStore
-from credfix.adapters.verification_store import VerificationStore
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore
+from credfix.adapters.stores.verification import VerificationStore
 from credfix.core.remediate.guardrails import lost_claim_reason
 from harness.pipeline import LocalPipeline
 

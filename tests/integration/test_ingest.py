@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 
-from credfix.adapters.incidents import IncidentStore, key_pk
-from credfix.adapters.queues import Queues
+from credfix.adapters.messaging.queues import Queues
+from credfix.adapters.stores.incidents import IncidentStore, key_pk
 from credfix.core.aggregate import aggregate
 from credfix.core.ingest import ingest_batch
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from harness.pipeline import LocalPipeline
 from harness.records import cloudtrail_event
 from tests.conftest import load_handler
@@ -25,7 +25,7 @@ KEY = "AKIAY34FZKBOKMUTVV7A"
 
 
 def incident_item(pipeline: LocalPipeline, key: str = KEY) -> dict[str, Any]:
-    from credfix.adapters.incidents import from_item
+    from credfix.adapters.stores.incidents import from_item
 
     item = pipeline.ddb.get_item(TableName=pipeline.names.table, Key={"pk": {"S": key_pk(key)}}).get("Item")
     assert item is not None, "no incident item"
@@ -244,7 +244,8 @@ def test_records_that_keep_failing_end_in_the_dlq(pipeline: LocalPipeline) -> No
 
 def test_aggregation_is_per_key() -> None:
     events = [
-        (f"m{i}", parse_event(cloudtrail_event(k))) for i, k in enumerate([KEY, KEY, "AKIAIOSFODNN7EXAMPLE"])
+        parse_failure(cloudtrail_event(k), ref=f"m{i}")
+        for i, k in enumerate([KEY, KEY, "AKIAIOSFODNN7EXAMPLE"])
     ]
     deltas = aggregate(events)
     assert {k: d.count for k, d in deltas.items()} == {KEY: 2, "AKIAIOSFODNN7EXAMPLE": 1}
@@ -287,7 +288,7 @@ def test_many_batches_and_many_sources_keep_counting_with_a_source_cap(pipeline:
     was double-counted, hit the cap, and every later write failed validation. Now 30 batches
     of one source, then 25 new sources, all count; sources stop at the cap and the rest are
     counted as dropped."""
-    from credfix.adapters.incidents import MAX_SOURCES
+    from credfix.adapters.stores.incidents import MAX_SOURCES
 
     store, queues, now = _store(pipeline), _queues(pipeline), datetime.now(UTC)
     for n in range(30):
@@ -350,7 +351,7 @@ def test_worker_remembering_an_incident_counts_into_the_one_another_worker_reope
 def test_worker_learns_sources_other_workers_stored_before_adding_its_own(pipeline: LocalPipeline) -> None:
     """Sources are capped per incident (MAX_SOURCES): a worker that remembers the incident
     must still see the sources others added before it lists new ones of its own."""
-    from credfix.adapters.incidents import MAX_SOURCES
+    from credfix.adapters.stores.incidents import MAX_SOURCES
 
     worker_a, worker_b, queues = _store(pipeline), _store(pipeline), _queues(pipeline)
     now = datetime.now(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore
+from credfix.adapters.stores.incidents import IncidentStore
 from harness.pipeline import LocalPipeline
 from harness.records import cloudtrail_event
 from tests.conftest import load_handler

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from credfix.adapters.aws import AccountRouter
-from credfix.adapters.guardrail_store import MemoryGuardrailStore
+from credfix.adapters.stores.guardrails import MemoryGuardrailStore
 from credfix.config import Settings
 from credfix.core.remediate import remediate
 from credfix.models.incident import Incident, SourceAttribution, Workload

@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
-from credfix.adapters.guardrail_store import DynamoGuardrailStore
-from credfix.adapters.incidents import IncidentStore, from_item, key_pk
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore
+from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
 from credfix.core.alerts.render import email_text
 from credfix.models.incident import Incident
 from harness import account as build

@@ -16,15 +16,15 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from credfix.adapters.guardrail_store import DynamoGuardrailStore, MemoryGuardrailStore
-from credfix.adapters.incidents import IncidentStore
-from credfix.adapters.lambda_actions import REFRESH_MARKER
-from credfix.adapters.ssm_actions import KillSwitch
+from credfix.adapters.actions.lambda_refresh import REFRESH_MARKER
+from credfix.adapters.actions.ssm import KillSwitch
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
+from credfix.adapters.stores.incidents import IncidentStore
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
 from credfix.core.remediate import remediate
-from credfix.core.remediate.model import Cap
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
+from credfix.models.guardrails import Cap
 from credfix.models.incident import ConfiguredCredential, Incident, SourceAttribution, Workload
 from harness.account import attributed
 from harness.moto import ACCOUNT, REGION, LocalAws
@@ -330,7 +330,8 @@ def test_five_thousand_failures_of_one_key_make_one_action(table: DynamoGuardrai
     sess = session()
     svc = ecs_service(tasks=3)
     events = [
-        (f"m{i}", parse_event(cloudtrail_event(KEY, source_ip=f"10.0.1.{10 + i % 3}"))) for i in range(5000)
+        parse_failure(cloudtrail_event(KEY, source_ip=f"10.0.1.{10 + i % 3}"), ref=f"m{i}")
+        for i in range(5000)
     ]
     store = IncidentStore(sess.client("dynamodb"), TABLE, reopen_after=timedelta(hours=1))
     for delta in aggregate(events).values():

@@ -18,8 +18,8 @@ import boto3
 import pytest
 
 from credfix.adapters import aws as aws_clients
-from credfix.adapters.incidents import IncidentStore, from_item, key_pk
-from credfix.adapters.lambda_actions import REFRESH_MARKER
+from credfix.adapters.actions.lambda_refresh import REFRESH_MARKER
+from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk
 from credfix.models.incident import Action, Incident
 from harness import account as build
 from harness.account import LAMBDA_UA, RUNNER_UA

@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore
-from credfix.adapters.queues import Queues
-from credfix.adapters.storm_store import StormStore, storm_pk
-from credfix.adapters.triage_store import TriageStore
+from credfix.adapters.messaging.queues import Queues
+from credfix.adapters.stores.incidents import IncidentStore
+from credfix.adapters.stores.storm import StormStore, storm_pk
+from credfix.adapters.stores.triage import TriageStore
 from credfix.config import Settings
 from credfix.core.ingest import ingest_batch
 from credfix.core.locate import locate_workloads
 from credfix.core.locate.context import SHARED
-from credfix.core.storm import StormGate, StormLimits, window_of
+from credfix.core.storm import StormGate
 from credfix.models.incident import SourceAttribution
+from credfix.models.storm import StormLimits, window_of
 from harness import account as build
 from harness.account import FARGATE_UA
 from harness.moto import ACCOUNT
@@ -67,7 +68,7 @@ class Ingest:
 
 
 def storm_item(pipeline: LocalPipeline, now: datetime) -> dict[str, Any]:
-    from credfix.adapters.incidents import from_item
+    from credfix.adapters.stores.incidents import from_item
 
     window = window_of(now, LIMITS.window_seconds)
     got = pipeline.ddb.get_item(TableName=pipeline.names.table, Key={"pk": {"S": storm_pk(window)}})

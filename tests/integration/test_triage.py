@@ -21,11 +21,11 @@ from botocore.stub import Stubber
 
 from credfix.adapters.aws import ClientFactory
 from credfix.adapters.cli_clients import environment_clients
-from credfix.adapters.incidents import from_item, key_pk, to_incident
+from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
-from credfix.core.triage import TriageResult, incident_from_delta, session_issuer_of, triage
-from credfix.models.cloudtrail import parse_event
+from credfix.core.triage import TriageResult, incident_from_delta, triage
+from credfix.models.cloudtrail import parse_failure
 from credfix.models.incident import ConfiguredCredential, Evidence, Incident, SourceAttribution, Workload
 from harness.moto import ACCOUNT, LocalAws
 from harness.pipeline import LocalPipeline, SqsPoller
@@ -96,10 +96,9 @@ def account(aws_env: LocalAws) -> Account:
 
 
 def incident_for(*events: dict[str, Any]) -> Incident:
-    parsed = [(f"m{i}", parse_event(e)) for i, e in enumerate(events)]
+    parsed = [parse_failure(e, ref=f"m{i}") for i, e in enumerate(events)]
     (delta,) = aggregate(parsed).values()
-    issuers = sorted({i for _, e in parsed if (i := session_issuer_of(e))})
-    return incident_from_delta(delta, datetime.now(UTC), "test-incident", session_issuers=issuers)
+    return incident_from_delta(delta, datetime.now(UTC), "test-incident")
 
 
 def run_triage(incident: Incident, client_for: ClientFactory | None = None, **kw: Any) -> TriageResult:
@@ -535,7 +534,7 @@ def test_wrong_credential_source_from_a_static_key_in_the_task_definition(aws_en
 def test_known_home_account_spares_get_caller_identity(account: Account, aws_env: LocalAws) -> None:
     """The Lambda's own ARN names the account it reads: triage then asks STS only whose the
     key is, and the caller account (which decides whether IAM can be read) is the same."""
-    from credfix.adapters.sts_ownership import CallerIdentity
+    from credfix.models.iam import CallerIdentity
 
     sent: list[str] = []
     clients = environment_clients()

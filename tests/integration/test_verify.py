@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore, from_item, key_pk, to_incident
-from credfix.adapters.queues import Queues
+from credfix.adapters.messaging.queues import Queues
+from credfix.adapters.stores.incidents import IncidentStore, from_item, key_pk, to_incident
 from credfix.core.ingest import ingest_batch
-from credfix.core.verify import SourceActivity, StoredIncident, decide
+from credfix.core.verify import decide
 from credfix.models.incident import Action, Incident, SourceAttribution, Workload
+from credfix.models.verification import SourceActivity, StoredIncident
 from harness.account import OWN_ENDPOINT
 from harness.pipeline import LocalPipeline, SqsPoller
 from harness.records import SOMEONE_ELSES_ENDPOINT, cloudtrail_event

@@ -74,7 +74,7 @@ def count_calls(client: Any, service: str, operations: tuple[str, ...]) -> Itera
 
 def incident_items(pipeline: LocalPipeline) -> dict[str, dict[str, Any]]:
     """Every current incident item (pk key#...), by access key ID."""
-    from credfix.adapters.incidents import from_item
+    from credfix.adapters.stores.incidents import from_item
 
     items: dict[str, dict[str, Any]] = {}
     for page in pipeline.ddb.get_paginator("scan").paginate(TableName=pipeline.names.table):

@@ -22,17 +22,18 @@ from typing import Any, Literal
 import boto3
 import pytest
 
-from credfix.adapters.act_retry import SqsActRetry
-from credfix.adapters.guardrail_store import DynamoGuardrailStore
-from credfix.adapters.incidents import IncidentStore, key_pk
-from credfix.adapters.remediation_store import RemediationStore
-from credfix.adapters.sns_alerts import SnsAlerter
-from credfix.adapters.ssm_actions import KillSwitch
-from credfix.adapters.verify_scheduler import SqsVerifyScheduler
+from credfix.adapters.actions.ssm import KillSwitch
+from credfix.adapters.messaging.act_retry import SqsActRetry
+from credfix.adapters.messaging.sns import SnsTopic
+from credfix.adapters.messaging.verify_scheduler import SqsVerifyScheduler
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore
+from credfix.adapters.stores.incidents import IncidentStore, key_pk
+from credfix.adapters.stores.remediation import RemediationStore
 from credfix.config import Settings
 from credfix.core.aggregate import aggregate
+from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import ActOutcome, act_on_incident
-from credfix.models.cloudtrail import parse_event
+from credfix.models.cloudtrail import parse_failure
 from credfix.models.incident import Action, Incident
 from credfix.timefmt import iso_z
 from harness.faults import FAULT_KINDS, FaultKind, FaultPlan, FaultProxy
@@ -85,7 +86,7 @@ def triaged_incident(pipeline: LocalPipeline, key: str, services: list[EcsServic
     """An incident opened by the real ingest store, then given triage's findings (as
     tests/integration/test_act_handler.py writes them)."""
     store = IncidentStore(pipeline.ddb, pipeline.names.table, reopen_after=timedelta(hours=1))
-    parsed = [(f"{key}-{i}", parse_event(cloudtrail_event(key))) for i in range(5)]
+    parsed = [parse_failure(cloudtrail_event(key), ref=f"{key}-{i}") for i in range(5)]
     (delta,) = aggregate(parsed).values()
     incident_id = store.record(delta, datetime.now(UTC)).incident_id
     findings = {
@@ -147,7 +148,7 @@ class Worker:
         self.recorder = RemediationStore(ddb, table)
         self.guardrails = guardrails(ddb, table)
         self.kill_switch = KillSwitch(self.client_for("ssm"), pipeline.names.kill_switch)
-        self.alerter = SnsAlerter(self.client_for("sns"), pipeline.topic_arn)
+        self.alerter = TopicAlerter(SnsTopic(self.client_for("sns"), pipeline.topic_arn).publish)
         self.verify = SqsVerifyScheduler(
             self.client_for("sqs"), pipeline.urls[pipeline.names.verify_queue], cfg.drain_seconds
         )

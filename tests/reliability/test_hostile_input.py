@@ -25,12 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credfix.adapters.incidents import RecordResult
-from credfix.adapters.queues import SetAside
-from credfix.core.aggregate import KeyDelta, aggregate
+from credfix.core.aggregate import aggregate
 from credfix.core.ingest import ingest_batch
 from credfix.keys import is_access_key_id
-from credfix.models.cloudtrail import CREDENTIAL_ERRORS, Rejected, parse_event
+from credfix.models.cloudtrail import CREDENTIAL_ERRORS, Rejected, parse_failure
+from credfix.models.observation import KeyDelta
+from credfix.models.pipeline import RecordResult, SetAside
 from harness.records import cloudtrail_event
 from tests.reliability._support import measure
 
@@ -217,17 +217,16 @@ def sqs_records(draw: st.DrawFn) -> dict[str, Any]:
 @given(raw=st.one_of(hostile_events(), json_value))
 def test_parser_accepts_only_valid_credential_failures_and_rejects_the_rest_clearly(raw: Any) -> None:
     try:
-        event = parse_event(raw)
+        failure = parse_failure(raw)
     except Rejected as rejected:
         RUNS["parser-rejected"] += 1
         assert_clear_reason(rejected.reason)
         return
     RUNS["parser-accepted"] += 1
-    detail = event.detail
     assert isinstance(raw, dict) and raw["source"].startswith("aws.")
-    assert detail.error_code in CREDENTIAL_ERRORS
-    assert detail.user_identity.access_key_id and is_access_key_id(detail.user_identity.access_key_id)
-    for text in (detail.user_agent, detail.source_ip_address, detail.error_message, detail.event_name):
+    assert failure.error_code in CREDENTIAL_ERRORS
+    assert failure.access_key_id and is_access_key_id(failure.access_key_id)
+    for text in (failure.user_agent, failure.source_ip, failure.event_source, failure.region):
         assert text is None or len(text) <= 1024  # clipped, never stored huge
 
 
@@ -301,24 +300,23 @@ def test_aws_sources_on_a_custom_bus_are_accepted_because_only_aws_and_the_org_c
        parameters, source IP) is validated field by field: the properties above show that
        no value of those fields crashes the batch, reaches the logs raw, or gets a key ID
        that is not shaped like one recorded.
-    So an `aws.*` record is counted whichever bus it came through: parse_event does not (and
+    So an `aws.*` record is counted whichever bus it came through: parse_failure does not (and
     cannot) know the bus, and does not need to."""
     event = cloudtrail_event(GOOD_KEY)
     event["source"] = source
-    assert parse_event(event).detail.user_identity.access_key_id == GOOD_KEY
+    assert parse_failure(event).access_key_id == GOOD_KEY
     for forged in ("my.app", "AWS.sts", "awsx.sts", "custom.aws.sts", " aws.sts"):
         event["source"] = forged
         with pytest.raises(Rejected, match="source is not an aws"):
-            parse_event(event)
+            parse_failure(event)
 
 
 def test_aggregate_keeps_sources_bounded_for_a_thousand_forged_user_agents() -> None:
     """A caller can vary the user agent on every failing call: one batch must not grow the
     incident without bound."""
     events = [
-        (
-            f"m-{n}",
-            parse_event(cloudtrail_event(GOOD_KEY, user_agent=f"evil-{n}-" + string.ascii_letters * 20)),
+        parse_failure(
+            cloudtrail_event(GOOD_KEY, user_agent=f"evil-{n}-" + string.ascii_letters * 20), ref=f"m-{n}"
         )
         for n in range(1000)
     ]

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from credfix.adapters.incidents import IncidentStore, RecordResult
-from credfix.adapters.queues import Queues
-from credfix.core.aggregate import KeyDelta
+from credfix.adapters.messaging.queues import Queues
+from credfix.adapters.stores.incidents import IncidentStore
 from credfix.core.ingest import ingest_batch
+from credfix.models.observation import KeyDelta
+from credfix.models.pipeline import RecordResult
 from harness.pipeline import LocalPipeline
 from harness.records import cloudtrail_event
 from tests.reliability._support import incident_items, lambda_sqs_record, measure

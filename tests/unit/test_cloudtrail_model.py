@@ -1,4 +1,5 @@
-"""The event model against the sample records kept in tests/events/ (each says what it expects)."""
+"""The CloudTrail schema and the Failure each accepted record becomes, against the sample
+records kept in tests/events/ (each says what it expects)."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from credfix.models.cloudtrail import (
     CREDENTIAL_ERRORS,
     TEMPORARY_CREDENTIAL_ERRORS,
     Rejected,
-    parse_event,
+    parse_failure,
     source_ip_kind,
 )
 
@@ -27,15 +28,13 @@ def test_sample_record(path: Path) -> None:
     sample = _load(path)
     expect = sample["expect"]
     if expect.get("accepted"):
-        event = parse_event(sample["event"])
-        assert (
-            event.detail.user_identity.access_key_id
-            == sample["event"]["detail"]["userIdentity"]["accessKeyId"]
-        )
-        assert event.detail.error_code == sample["event"]["detail"]["errorCode"]
+        failure = parse_failure(sample["event"])
+        assert failure.access_key_id == sample["event"]["detail"]["userIdentity"]["accessKeyId"]
+        assert failure.error_code == sample["event"]["detail"]["errorCode"]
+        assert failure.source_kind == "cloudtrail" and failure.event_time.tzinfo is not None
     else:
         with pytest.raises(Rejected) as info:
-            parse_event(sample["event"])
+            parse_failure(sample["event"])
         assert expect["rejected"] in info.value.reason
 
 
@@ -45,30 +44,30 @@ def test_there_are_samples_of_both_kinds() -> None:
 
 
 def test_user_agent_is_clipped_to_one_kilobyte() -> None:
-    event = parse_event(_load(EVENTS / "ec2_auth_failure_truncated_user_agent.json")["event"])
-    assert event.detail.user_agent is not None and len(event.detail.user_agent) == 1024
+    failure = parse_failure(_load(EVENTS / "ec2_auth_failure_truncated_user_agent.json")["event"])
+    assert failure.user_agent is not None and len(failure.user_agent) == 1024
 
 
 def test_expired_token_accepted_when_opted_in() -> None:
     raw = _load(EVENTS / "expired_session_token_opt_in.json")["event"]
-    event = parse_event(raw, accepted_errors=CREDENTIAL_ERRORS + TEMPORARY_CREDENTIAL_ERRORS)
-    assert event.detail.error_code == "ExpiredToken"
+    failure = parse_failure(raw, accepted_errors=CREDENTIAL_ERRORS + TEMPORARY_CREDENTIAL_ERRORS)
+    assert failure.error_code == "ExpiredToken"
 
 
 def test_unknown_fields_are_ignored_and_wrong_types_rejected_with_the_field_named() -> None:
     raw = _load(EVENTS / "sts_get_caller_identity_invalid_token.json")["event"]
     raw["detail"]["brandNewField"] = {"x": 1}
-    parse_event(raw)
+    parse_failure(raw)
     raw["detail"]["eventTime"] = "yesterday"
     with pytest.raises(Rejected) as info:
-        parse_event(raw)
-    assert "eventTime" in info.value.reason or "event_time" in info.value.reason
+        parse_failure(raw)
+    assert info.value.reason.startswith("invalid CloudTrail record: detail.eventTime: ")
 
 
 @pytest.mark.parametrize("raw", [None, [], "text", 3, {"detail-type": "Scheduled Event"}])
 def test_non_objects_and_other_events_are_rejected(raw: Any) -> None:
     with pytest.raises(Rejected):
-        parse_event(raw)
+        parse_failure(raw)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +83,13 @@ def test_non_objects_and_other_events_are_rejected(raw: Any) -> None:
 )
 def test_source_ip_kinds(value: str | None, kind: str) -> None:
     assert source_ip_kind(value) == kind
+
+
+def test_the_session_issuer_comes_from_the_session_context_or_an_assumed_role_arn() -> None:
+    raw = _load(EVENTS / "sts_get_caller_identity_invalid_token.json")["event"]
+    identity = raw["detail"]["userIdentity"]
+    identity["accessKeyId"] = "ASIAY34FZKBOKMUTVV7A"
+    identity["arn"] = "arn:aws:sts::123456789012:assumed-role/deploy/session-1"
+    assert parse_failure(raw).session_issuer == "arn:aws:iam::123456789012:role/deploy"
+    identity["sessionContext"] = {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/path/other"}}
+    assert parse_failure(raw).session_issuer == "arn:aws:iam::123456789012:role/path/other"

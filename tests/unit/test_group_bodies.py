@@ -1,6 +1,7 @@
-"""ingest's hot loop (`group_bodies`: SQS bodies parsed into TypedDicts, classified, grouped by
-signature) against the reference path (`json.loads`, `parse_event` into the models, then
-`aggregate`): for any batch, the same deltas, the same records set aside with the same reasons."""
+"""ingest's hot loop (`group_bodies`: SQS bodies parsed into the schema, classified, made
+Failures and grouped by signature, with its shortcuts: a key classified once in a batch skips
+the key-shape check) against the plain path (`json.loads`, `parse_failure` of each record,
+then `aggregate`): for any batch, the same deltas, the same records set aside, same reasons."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credfix.core.aggregate import MAX_SESSION_ISSUERS, MAX_SOURCES_PER_BATCH, KeyDelta, aggregate
+from credfix.core.aggregate import MAX_SESSION_ISSUERS, MAX_SOURCES_PER_BATCH, aggregate
 from credfix.core.ingest import group_bodies
-from credfix.models.cloudtrail import CREDENTIAL_ERRORS, CloudTrailEvent, Rejected, parse_event
+from credfix.models.cloudtrail import CREDENTIAL_ERRORS, Rejected, parse_failure
+from credfix.models.observation import Failure, KeyDelta
 from harness.records import cloudtrail_event
 from tests.reliability.test_hostile_input import GOOD_KEY, hostile_events
 
@@ -25,8 +27,8 @@ START = datetime(2026, 11, 3, 11, 5, 12, tzinfo=UTC)
 def reference(
     records: Sequence[Mapping[str, Any]], accepted_errors: tuple[str, ...] = CREDENTIAL_ERRORS
 ) -> tuple[dict[str, KeyDelta], list[tuple[str, str]]]:
-    """What ingest did before its one-pass parse: json.loads, the models, aggregate()."""
-    events: list[tuple[str, CloudTrailEvent]] = []
+    """The plain path: json.loads, parse_failure, aggregate()."""
+    failures: list[Failure] = []
     rejected: list[tuple[str, str]] = []
     for record in records:
         body = record.get("body")
@@ -37,10 +39,10 @@ def reference(
                 raw = json.loads(body)
             except (ValueError, RecursionError):
                 raise Rejected("body is not JSON") from None
-            events.append((record["messageId"], parse_event(raw, accepted_errors=accepted_errors)))
+            failures.append(parse_failure(raw, ref=record["messageId"], accepted_errors=accepted_errors))
         except Rejected as why:
             rejected.append((record["messageId"], why.reason))
-    return aggregate(events), rejected
+    return aggregate(failures), rejected
 
 
 def assert_same_as_reference(records: list[dict[str, Any]]) -> dict[str, KeyDelta]:
@@ -111,7 +113,7 @@ def _records(events: list[Any]) -> list[dict[str, Any]]:
         max_size=40,
     )
 )
-def test_the_hot_loop_agrees_with_parse_event_and_aggregate_on_any_batch(events: list[Any]) -> None:
+def test_the_hot_loop_agrees_with_parse_failure_and_aggregate_on_any_batch(events: list[Any]) -> None:
     assert_same_as_reference(_records(events))
 
 

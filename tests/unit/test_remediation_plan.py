@@ -12,7 +12,7 @@ from credfix.config import Settings
 from credfix.core.remediate import REGISTRY, plan
 from credfix.core.remediate.model import NOTIFY
 from credfix.models.incident import Action, ConfiguredCredential, Incident, SourceAttribution, Workload
-from credfix.permissions import policy_for
+from credfix.registry import policy_for
 
 KEY = "AKIAY34FZKBOKMUTVV7A"
 SERVICE = "arn:aws:ecs:eu-west-1:123456789012:service/prod/billing"
@@ -211,7 +211,7 @@ def test_write_actions_are_scoped_to_a_resource_kind() -> None:
 
 
 def test_merge_keeps_the_executed_entry_whatever_the_order() -> None:
-    from credfix.adapters.remediation_store import merge_actions
+    from credfix.adapters.stores.remediation import merge_actions
 
     at = datetime(2026, 4, 15, 11, 5, tzinfo=UTC)
     executed = Action(

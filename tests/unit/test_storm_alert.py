@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from credfix.core.alerts.storm import storm_message, storm_subject, storm_text
-from credfix.core.storm import StormSummary
+from credfix.models.storm import StormSummary
 
 SUMMARY = StormSummary(
     window=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),

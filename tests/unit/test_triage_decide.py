@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credfix.adapters.iam_keys import KeyFacts
-from credfix.core.secrets_scan import SecretsScan, SecretVersion, WatchedSecret, key_ids_in_secret, ordered
 from credfix.core.triage import SEVERITY, Decision, Lifecycle, Ownership, decide
+from credfix.models.iam import KeyFacts
 from credfix.models.incident import ConfiguredCredential, Workload
+from credfix.models.secrets import SecretsScan, SecretVersion, WatchedSecret, key_ids_in_secret, ordered
 
 ACCOUNT = "111122223333"
 OLD = "AKIAY34FZKBOKMUTVV7A"

@@ -25,10 +25,11 @@ from credfix.adapters.aws import ClientFactory
 from credfix.adapters.cli_clients import environment_clients
 from credfix.config import Settings, from_environ
 from credfix.core.aggregate import aggregate
-from credfix.core.triage import TriageFailed, incident_from_delta, session_issuer_of, triage
+from credfix.core.triage import TriageFailed, incident_from_delta, triage
 from credfix.keys import redact
-from credfix.models.cloudtrail import DETAIL_TYPE, CloudTrailEvent, Rejected, parse_event
+from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, parse_failure
 from credfix.models.incident import REPORT_SCHEMA, Incident
+from credfix.models.observation import Failure
 
 SHAPES = "a CloudTrail record, an EventBridge event, a JSON list of either, or a CloudTrail log file"
 
@@ -115,28 +116,19 @@ def diagnose_incidents(
     """`credfix diagnose`'s steps (its input loading, ingest's aggregation, triage), returning
     the triaged incidents and the rejected-record reasons instead of printing them."""
     candidates = candidate_events(_read(path))
-    events: list[tuple[str, CloudTrailEvent]] = []
+    failures: list[Failure] = []
     rejected: Counter[str] = Counter()
     for n, raw in enumerate(candidates):
         try:
-            events.append((str(n), parse_event(raw, accepted_errors=settings.accepted_errors)))
+            failures.append(parse_failure(raw, ref=str(n), accepted_errors=settings.accepted_errors))
         except Rejected as why:
             rejected[why.reason] += 1
-    issuers: dict[str, list[str]] = {}
-    for _, event in events:
-        issuer = session_issuer_of(event)
-        key = event.detail.user_identity.access_key_id or ""
-        if issuer and issuer not in issuers.setdefault(key, []):
-            issuers[key].append(issuer)
     now = datetime.now(UTC)
     incidents: list[Incident] = []
-    for key, delta in aggregate(events).items():
+    for key, delta in aggregate(failures).items():
         assert delta.first_seen
         incident = incident_from_delta(
-            delta,
-            now,
-            incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{key[-4:]}",
-            session_issuers=issuers.get(key, []),
+            delta, now, incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{key[-4:]}"
         )
         try:
             incidents.append(triage(incident, client_for, settings).incident)

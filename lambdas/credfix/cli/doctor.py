@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import client
-from credfix.adapters.cloudtrail import read_trails
+from credfix.adapters.readers.cloudtrail import read_trails
 from credfix.core.doctor import check_trails
 
 

@@ -13,7 +13,8 @@ import argparse
 import json
 from typing import Any, get_args
 
-from credfix.permissions import Role, policy_for
+from credfix.permissions import Role
+from credfix.registry import policy_for
 
 
 def register(subparsers: Any) -> None:

@@ -19,13 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from credfix.adapters.actions.ssm import KillSwitch
 from credfix.adapters.aws import ClientFactory
 from credfix.adapters.cli_clients import environment_clients
-from credfix.adapters.guardrail_store import DynamoGuardrailStore, MemoryGuardrailStore
-from credfix.adapters.sns_alerts import SnsAlerter
-from credfix.adapters.ssm_actions import KillSwitch
+from credfix.adapters.messaging.sns import SnsTopic
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
 from credfix.cli.diagnose import BadInput, DiagnoseFailed, diagnose_incidents
 from credfix.config import from_environ
+from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, GuardrailStore, NullAlerter, remediate, timeline_for
 from credfix.models.incident import REPORT_SCHEMA
 
@@ -48,7 +49,7 @@ def register(subparsers: Any) -> None:
 
 def build_cli_alerter(topic_arn: str | None, client_for: ClientFactory) -> Alerter:
     """The SNS alerter for --topic-arn, else a no-op."""
-    return SnsAlerter(client_for("sns"), topic_arn) if topic_arn else NullAlerter()
+    return TopicAlerter(SnsTopic(client_for("sns"), topic_arn).publish) if topic_arn else NullAlerter()
 
 
 def run(args: argparse.Namespace) -> int:

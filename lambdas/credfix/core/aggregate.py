@@ -3,66 +3,22 @@
 A crash-looping workload sends thousands of identical failures a minute; aggregating per
 key per batch is what keeps DynamoDB at one write per key per batch.
 
-Records are first grouped by their `Signature`, everything a delta keeps of a record except
-its time and message id: a storm's thousand records are a handful of signatures, so the
-per-record work is one tuple and two appends, and the sets, source hashes and caps are
-worked out once per signature (`fold`).
+Failures (credfix.models.observation) are first grouped by their signature, everything a
+delta keeps of a failure except its time and reference: a storm's thousand records are a
+handful of signatures, so the per-record work is one tuple and two appends, and the sets,
+source hashes and caps are worked out once per signature.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from credfix.models.cloudtrail import CloudTrailEvent
+from credfix.models.observation import Failure, KeyDelta, Signature, SourceDelta, signature, source_hash
 
 MAX_SOURCES_PER_BATCH = 20
 MAX_SESSION_ISSUERS = 5
-
-# access key ID, source IP, user agent, error code, region, event source, account, session issuer
-# ARN, VPC endpoint ID
-Signature = tuple[str, str | None, str | None, str | None, str, str, str, str | None, str | None]
-
-
-def source_hash(ip: str | None, user_agent: str | None, vpc_endpoint_id: str | None = None) -> str:
-    """A short stable name for a (source IP, user agent, VPC endpoint) source, usable as a map
-    key (sources without an endpoint keep the name they always had)."""
-    endpoint = f"\x00{vpc_endpoint_id}" if vpc_endpoint_id else ""
-    return "s" + hashlib.sha256(f"{ip}\x00{user_agent}{endpoint}".encode()).hexdigest()[:12]
-
-
-@dataclass
-class SourceDelta:
-    ip: str | None
-    user_agent: str | None
-    vpc_endpoint_id: str | None = None
-    count: int = 0
-    last_seen: datetime | None = None
-
-
-@dataclass
-class KeyDelta:
-    """What one batch adds to the incident of one access key."""
-
-    access_key_id: str
-    message_ids: list[str] = field(default_factory=list)  # in the batch's order
-    count: int = 0
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    error_codes: set[str] = field(default_factory=set)
-    regions: set[str] = field(default_factory=set)
-    event_sources: set[str] = field(default_factory=set)
-    accounts: set[str] = field(default_factory=set)
-    sources: dict[str, SourceDelta] = field(default_factory=dict)  # first seen first
-    sources_dropped: int = 0
-    session_issuers: set[str] = field(default_factory=set)  # the first few seen
-
-    def batch_token(self) -> str:
-        """Same records, same token: a redelivered batch is recognised and not counted twice."""
-        joined = "\n".join(sorted(self.message_ids))
-        return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -74,13 +30,14 @@ class Groups:
     signatures: dict[Signature, tuple[list[datetime], list[str]]] = field(default_factory=dict)
     key_ids: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, signature: Signature, at: datetime, message_id: str) -> None:
-        # ingest's hot loop (core/ingest.py, _group_bodies) does the same inline
-        group = self.signatures.get(signature)
+    def add(self, failure: Failure) -> None:
+        # ingest's hot loop (core/ingest.py, group_bodies) does the same inline
+        sig = signature(failure)
+        group = self.signatures.get(sig)
         if group is None:
-            group = self.signatures[signature] = ([], self.key_ids.setdefault(signature[0], []))
-        group[0].append(at)
-        group[1].append(message_id)
+            group = self.signatures[sig] = ([], self.key_ids.setdefault(failure.access_key_id, []))
+        group[0].append(failure.event_time)
+        group[1].append(failure.ref)
 
     def deltas(self) -> dict[str, KeyDelta]:
         """One delta per key, as if each record had been added to it in the batch's order:
@@ -88,8 +45,8 @@ class Groups:
         the first MAX_SESSION_ISSUERS session issuers."""
         deltas: dict[str, KeyDelta] = {}
         names: dict[tuple[str | None, str | None, str | None], str] = {}  # each hashed once per batch
-        for signature, (times, _) in self.signatures.items():
-            key, ip, user_agent, code, region, event_source, account, issuer, endpoint = signature
+        for sig, (times, _) in self.signatures.items():
+            key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, _ = sig
             delta = deltas.get(key)
             if delta is None:
                 delta = deltas[key] = KeyDelta(key, message_ids=self.key_ids[key])
@@ -122,28 +79,9 @@ class Groups:
         return deltas
 
 
-def signature_of(event: CloudTrailEvent) -> Signature:
-    d = event.detail
-    key = d.user_identity.access_key_id
-    assert key  # parse_event guarantees it
-    context = d.user_identity.session_context
-    issuer = context.session_issuer.arn if context and context.session_issuer else None
-    return (
-        key,
-        d.source_ip_address,
-        d.user_agent,
-        d.error_code,
-        d.aws_region,
-        d.event_source,
-        d.recipient_account_id or event.account or "unknown",
-        issuer,
-        d.vpc_endpoint_id,
-    )
-
-
-def aggregate(events: Iterable[tuple[str, CloudTrailEvent]]) -> dict[str, KeyDelta]:
-    """Deltas of parsed events (message id, event), per access key."""
+def aggregate(failures: Iterable[Failure]) -> dict[str, KeyDelta]:
+    """Deltas of failures, per access key."""
     groups = Groups()
-    for message_id, event in events:
-        groups.add(signature_of(event), event.detail.event_time, message_id)
+    for failure in failures:
+        groups.add(failure)
     return groups.deltas()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from credfix.adapters.cloudtrail import TrailInfo
+from credfix.adapters.readers.cloudtrail import TrailInfo
 
 
 @dataclass

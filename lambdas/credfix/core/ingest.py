@@ -18,9 +18,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from credfix.adapters.incidents import RecordResult
-from credfix.adapters.queues import SetAside
-from credfix.core.aggregate import Groups, KeyDelta
+from credfix.core.aggregate import Groups
 from credfix.core.storm import StormGate
 from credfix.keys import redact
 from credfix.models.cloudtrail import (
@@ -30,8 +28,11 @@ from credfix.models.cloudtrail import (
     Rejected,
     classify,
     read_body,
+    session_issuer,
     validate_record_json,
 )
+from credfix.models.observation import SIGNATURE_FIELDS, Failure, KeyDelta, Signature
+from credfix.models.pipeline import RecordResult, SetAside
 
 
 def describe(exc: Exception) -> str:
@@ -85,9 +86,9 @@ class IngestReport:
 def group_bodies(
     records: Sequence[Mapping[str, Any]], accepted_errors: Collection[str] = CREDENTIAL_ERRORS
 ) -> tuple[Groups, list[SetAside]]:
-    """Each SQS record's body parsed, classified and grouped for counting, or set aside with
-    the reason `parse_body` gives. The storm's hot loop: one pass per record, no objects but
-    the validated dicts and one signature tuple."""
+    """Each SQS record's body parsed, classified and grouped for counting as a Failure, or set
+    aside with the reason `parse_body` gives. The storm's hot loop: one pass per record, no
+    objects but the validated dicts and the Failure tuple."""
     groups = Groups()
     signatures = groups.signatures
     key_ids = groups.key_ids
@@ -123,13 +124,9 @@ def group_bodies(
         except Rejected as rejected:
             set_aside.append(SetAside(message_id, body if isinstance(body, str) else "", rejected.reason))
             continue
-        assert identity and key
-        context = identity.get("sessionContext")
-        issuer = context.get("sessionIssuer") if context else None
+        assert identity and key  # classify() guarantees both
         at = detail["eventTime"]
-        if at.tzinfo is None:  # CloudTrail times are UTC (as_utc)
-            at = at.replace(tzinfo=UTC)
-        signature = (
+        failure = Failure(
             key,
             detail.get("sourceIPAddress"),
             detail.get("userAgent"),
@@ -137,14 +134,19 @@ def group_bodies(
             detail["awsRegion"],
             detail["eventSource"],
             detail.get("recipientAccountId") or event.get("account") or "unknown",
-            issuer.get("arn") if issuer else None,
+            session_issuer(identity) if "sessionContext" in identity or "arn" in identity else None,
             detail.get("vpcEndpointId"),
-        )
+            "cloudtrail",
+            None,
+            at if at.tzinfo else at.replace(tzinfo=UTC),  # CloudTrail times are UTC (as_utc)
+            message_id,
+        )  # what to_failure() builds, from the fields already read here (the storm's hot path)
         # Groups.add, inline (about a tenth of this loop's time on a storm)
-        group = signatures.get(signature)
+        sig: Signature = failure[:SIGNATURE_FIELDS]  # type: ignore[assignment]  # signature(), inline
+        group = signatures.get(sig)
         if group is None:
-            group = signatures[signature] = ([], key_ids.setdefault(key, []))
-        group[0].append(at)
+            group = signatures[sig] = ([], key_ids.setdefault(key, []))
+        group[0].append(failure.event_time)
         group[1].append(message_id)
     return groups, set_aside
 

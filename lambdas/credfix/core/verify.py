@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -34,6 +34,7 @@ from credfix.core.alerts.sanitise import sanitise
 from credfix.core.attribution import holder_family
 from credfix.keys import is_access_key_id
 from credfix.models.incident import Incident, Severity, SourceAttribution
+from credfix.models.verification import SourceActivity, StoredIncident, Written
 from credfix.timefmt import iso_z
 
 Outcome = Literal["verified", "escalated", "duplicate", "skipped"]
@@ -64,23 +65,6 @@ class VerifyRequest(BaseModel):
 
 
 @dataclass(frozen=True)
-class SourceActivity:
-    ip: str | None
-    user_agent: str | None
-    count: int
-    last_seen: datetime | None = None  # event time of this source's newest failure, if ingest kept it
-    vpc_endpoint_id: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredIncident:
-    incident: Incident
-    sources: list[SourceActivity] = field(default_factory=list)
-    decided: dict[str, Any] | None = None  # the verification attribute, once written
-    alerted: bool = False  # the verification alert of this incident has gone out
-
-
-@dataclass(frozen=True)
 class Decision:
     outcome: Literal["verified", "escalated"]
     failures_after_action: int  # distinct sources seen failing after the action (>= 1 when escalated)
@@ -96,15 +80,6 @@ class VerifyResult:
     detail: str
     blocked_targets: tuple[str, ...] = ()
     alerted: bool = False
-
-
-@dataclass(frozen=True)
-class Written:
-    """The outcome write: whether this worker's outcome went in, and the item as it stands
-    after it (returned by the write itself; None if the key holds no incident any more)."""
-
-    won: bool
-    current: StoredIncident | None
 
 
 class Store(Protocol):

@@ -14,14 +14,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from credfix.adapters.act_retry import SqsActRetry
+from credfix.adapters.actions.ssm import KillSwitch
 from credfix.adapters.aws import AccountRouter, client
-from credfix.adapters.guardrail_store import DynamoGuardrailStore
-from credfix.adapters.remediation_store import IncidentSuperseded, RemediationStore
-from credfix.adapters.sns_alerts import SnsAlerter
-from credfix.adapters.ssm_actions import KillSwitch
-from credfix.adapters.verify_scheduler import SqsVerifyScheduler
+from credfix.adapters.messaging.act_retry import SqsActRetry
+from credfix.adapters.messaging.sns import SnsTopic
+from credfix.adapters.messaging.verify_scheduler import SqsVerifyScheduler
+from credfix.adapters.stores.guardrails import DynamoGuardrailStore
+from credfix.adapters.stores.remediation import IncidentSuperseded, RemediationStore
 from credfix.config import Settings, settings
+from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
 from credfix.core.remediate.guardrails import BREAKER_OPEN
 from credfix.keys import redact
@@ -42,7 +43,7 @@ class IncidentTriaged(BaseModel):
 
 def build_alerter(cfg: Settings) -> Alerter:
     """The SNS alerter when a topic is configured; else a no-op (local runs without a topic)."""
-    return SnsAlerter(client("sns"), cfg.topic_arn) if cfg.topic_arn else NullAlerter()
+    return TopicAlerter(SnsTopic(client("sns"), cfg.topic_arn).publish) if cfg.topic_arn else NullAlerter()
 
 
 _cfg = settings()

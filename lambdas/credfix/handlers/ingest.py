@@ -13,12 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from credfix.adapters.aws import client
-from credfix.adapters.incidents import IncidentStore
-from credfix.adapters.queues import Queues
-from credfix.adapters.storm_store import StormStore
+from credfix.adapters.messaging.queues import Queues
+from credfix.adapters.stores.incidents import IncidentStore
+from credfix.adapters.stores.storm import StormStore
 from credfix.config import settings
 from credfix.core.ingest import ingest_batch
-from credfix.core.storm import StormGate, StormLimits
+from credfix.core.storm import StormGate, storm_limits
 
 
 class SqsMessage(TypedDict):
@@ -49,7 +49,7 @@ _queues = Queues(
     dead_letter_url=_cfg.events_dlq_url,
     verify_queue_url=_cfg.verify_queue_url,
 )
-_gate = StormGate(StormStore(client("dynamodb"), _cfg.table_name), StormLimits.of(_cfg))
+_gate = StormGate(StormStore(client("dynamodb"), _cfg.table_name), storm_limits(_cfg))
 # Everything made so far (boto3's service models, pydantic's validators) lives as long as the
 # process: keep it out of the cyclic GC, whose full collections otherwise rescan it all, about
 # 50 ms on one batch in twenty of a storm (docs/performance.md §2).

@@ -15,14 +15,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from credfix.adapters.aws import AccountRouter, client
-from credfix.adapters.incidents import IncidentStore
-from credfix.adapters.sts_ownership import CallerIdentity
-from credfix.adapters.triage_store import ActQueue, BulkQueue, TriageStore
+from credfix.adapters.stores.incidents import IncidentStore
+from credfix.adapters.stores.triage import ActQueue, BulkQueue, TriageStore
 from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
 from credfix.keys import redact
 from credfix.metrics import count_by
+from credfix.models.iam import CallerIdentity
 
 logger = Logger(service="credfix-triage")
 metrics = Metrics(namespace="credfix", service="triage")

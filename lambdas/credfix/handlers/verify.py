@@ -15,11 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
 from credfix.adapters.aws import client
-from credfix.adapters.sns_alerts import SnsAlerter
-from credfix.adapters.storm_store import StormStore
-from credfix.adapters.verification_store import VerificationStore
+from credfix.adapters.messaging.sns import SnsTopic
+from credfix.adapters.stores.storm import StormStore
+from credfix.adapters.stores.verification import VerificationStore
 from credfix.config import settings
-from credfix.core.storm import StormLimits, StormSummaryDue, summarise
+from credfix.core.alerts.alerter import TopicAlerter
+from credfix.core.storm import StormSummaryDue, storm_limits, summarise
 from credfix.core.verify import VerifyRequest, verify
 from credfix.keys import redact
 
@@ -30,9 +31,9 @@ logger = Logger(service="credfix-verify")
 metrics = Metrics(namespace="credfix", service="verify")
 _cfg = settings()
 _store = VerificationStore(client("dynamodb"), _cfg.table_name)
-_alerter = SnsAlerter(client("sns"), _cfg.topic_arn)
+_alerter = TopicAlerter(SnsTopic(client("sns"), _cfg.topic_arn).publish)
 _storms = StormStore(client("dynamodb"), _cfg.table_name)
-_limits = StormLimits.of(_cfg)
+_limits = storm_limits(_cfg)
 # The verify queue carries verifications and, from ingest, the storm windows' summaries.
 _messages: TypeAdapter[VerifyRequest | StormSummaryDue] = TypeAdapter(
     Annotated[VerifyRequest | StormSummaryDue, Field(discriminator="type")]

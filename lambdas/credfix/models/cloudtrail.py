@@ -1,20 +1,18 @@
-"""A CloudTrail record of a failed AWS call, as EventBridge delivers it.
+"""A CloudTrail record of a failed AWS call, as EventBridge delivers it: one schema, and the
+`Failure` (credfix.models.observation) each accepted record becomes.
 
 Real records vary (see the samples in tests/events/): `accessKeyId` may be missing or
 empty, `sourceIPAddress` may be IPv6, `AWS Internal` or a service name, `userAgent` is cut
-at 1 KB, and new fields appear without notice. The schemas accept all of that and keep
-only what credfix reads (by CloudTrail's own field names only); `classify` then decides,
-with a reason, whether a record is a credential failure credfix should count.
+at 1 KB, and new fields appear without notice. The schema, TypedDicts validated by
+pydantic-core, accepts all of that and keeps only what credfix reads (by CloudTrail's own
+field names); `classify` then decides, with a reason, whether a record is a credential
+failure credfix should count.
 
-Two schemas, one set of rules: the pydantic models (`parse_event`: the CLI, triage and
-tests read attributes) and `CloudTrailRecord`, the same fields as TypedDicts (`parse_body`:
-ingest, which parses every record of a storm and only reads a few fields). pydantic-core
-validates a body's JSON text into the TypedDicts in one pass, about half the CPU of building
-model instances; only a record that fails that pass (bad JSON, a wrong type, text over 1 KB)
-takes the slow path through `json.loads`, which clips long text and words the rejection
-with the models' own messages. Both give the same verdict for the same record
-(tests/unit/test_parse_body.py). Neither imports the Powertools parser package (about 40 ms
-of cold start for one base class).
+Ingest validates a body's JSON text into the schema in one pass (about half the CPU of
+building model instances); only a record that fails that pass (bad JSON, a wrong type, text
+over 1 KB) takes the slow path through `json.loads`, which clips long text and words the
+rejection. The CLI and the tests parse with the same schema (`parse_failure`). Neither
+imports the Powertools parser package (about 40 ms of cold start for one base class).
 """
 
 from __future__ import annotations
@@ -26,17 +24,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from credfix.keys import is_access_key_id
+from credfix.models.observation import Failure
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 
@@ -59,82 +54,7 @@ MAX_TEXT = 1024  # CloudTrail cuts userAgent at 1 KB; nothing longer is kept fro
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
-# --- The models (parse_event). Field names are Python's; input is read by CloudTrail's names
-# (the aliases) only, exactly as the TypedDicts below read it.
-
-
-class _Lenient(BaseModel):
-    """Unknown fields are ignored (AWS adds them). Built on first use: ingest only needs them
-    to word the rare rejection its one-pass parse cannot (saves cold start)."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-
-class SessionIssuer(_Lenient):
-    type: Text | None = None
-    arn: Text | None = None
-    account_id: Text | None = Field(None, alias="accountId")
-    user_name: Text | None = Field(None, alias="userName")
-
-
-class SessionContext(_Lenient):
-    session_issuer: SessionIssuer | None = Field(None, alias="sessionIssuer")
-
-
-class UserIdentity(_Lenient):
-    type: Text | None = None
-    principal_id: Text | None = Field(None, alias="principalId")
-    arn: Text | None = None
-    account_id: Text | None = Field(None, alias="accountId")
-    # Not clipped: anything longer than a key ID is rejected for its shape.
-    access_key_id: str | None = Field(None, alias="accessKeyId")
-    user_name: Text | None = Field(None, alias="userName")
-    session_context: SessionContext | None = Field(None, alias="sessionContext")
-
-
-class CloudTrailDetail(_Lenient):
-    event_version: str | None = Field(None, alias="eventVersion")
-    user_identity: UserIdentity = Field(default_factory=UserIdentity, alias="userIdentity")
-    event_time: datetime = Field(alias="eventTime")
-    event_source: Text = Field(alias="eventSource")
-    event_name: Text = Field(alias="eventName")
-    aws_region: Text = Field(alias="awsRegion")
-    source_ip_address: Text | None = Field(None, alias="sourceIPAddress")
-    user_agent: Text | None = Field(None, alias="userAgent")
-    error_code: Text | None = Field(None, alias="errorCode")
-    error_message: Text | None = Field(None, alias="errorMessage")
-    request_id: Text | None = Field(None, alias="requestID")
-    event_id: Text | None = Field(None, alias="eventID")
-    recipient_account_id: Text | None = Field(None, alias="recipientAccountId")
-    vpc_endpoint_id: Text | None = Field(None, alias="vpcEndpointId")
-
-    @field_validator("event_time", mode="after")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        """CloudTrail times are UTC; a time without a zone (hand-made or replayed records) is
-        read as UTC, so that all times of a batch stay comparable."""
-        return as_utc(value)
-
-
-class CloudTrailEvent(_Lenient):
-    """The EventBridge event wrapping one CloudTrail record (the fields of Powertools'
-    EventBridgeModel, validated the same way, without importing its parser package)."""
-
-    version: str
-    id: str
-    source: str
-    # Always present from AWS; moto's EventBridge leaves it out. detail.recipientAccountId says the same.
-    account: str | None = None
-    time: datetime
-    region: str
-    resources: list[str]
-    detail_type: str = Field(alias="detail-type")
-    detail: CloudTrailDetail
-    replay_name: str | None = Field(None, alias="replay-name")
-
-
-# --- The same fields as TypedDicts (parse_body): same names, types, limits and order (the
-# first error of a record is the same in both), keys present only when the record has them.
+# --- The schema: CloudTrail's field names, keys present only when the record has them.
 
 
 class SessionIssuerFields(TypedDict):
@@ -313,31 +233,13 @@ def _checked_raw(raw: Any) -> dict[str, Any]:
     return _clip_raw(raw)
 
 
-def parse_event(raw: Any, *, accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> CloudTrailEvent:
-    """Validate one EventBridge event; raise `Rejected` with a one-line reason otherwise."""
+def read_record(raw: Any) -> CloudTrailRecord:
+    """`raw` (json.loads of a body, or a record a file holds) validated into the schema, or
+    `Rejected` with the reason: the slow path of a body the one-pass parse refused."""
     try:
-        event = CloudTrailEvent.model_validate(_checked_raw(raw))
+        record: CloudTrailRecord = _validate_record(_checked_raw(raw))
     except ValidationError as exc:
         raise _invalid(exc) from None
-    detail = event.detail
-    reason = _not_counted(detail.error_code, detail.user_identity.access_key_id, accepted_errors)
-    if reason:
-        raise Rejected(reason)
-    return event
-
-
-def read_record(raw: Any) -> CloudTrailRecord:
-    """`raw` (json.loads of a body) validated into a CloudTrailRecord, or `Rejected` with the
-    reason parse_event gives: the slow path of a body the one-pass parse refused."""
-    clipped = _checked_raw(raw)
-    try:
-        record: CloudTrailRecord = _validate_record(clipped)
-    except ValidationError as exc:
-        try:  # the models' messages are the ones users and the DLQ have always seen
-            CloudTrailEvent.model_validate(clipped)
-        except ValidationError as worded:
-            raise _invalid(worded) from None
-        raise _invalid(exc) from None  # the schemas disagree: tests/unit/test_parse_body.py
     return record
 
 
@@ -357,10 +259,56 @@ def read_body(body: str) -> CloudTrailRecord:
 
 
 def parse_body(body: str, *, accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> CloudTrailRecord:
-    """`parse_event(json.loads(body))`'s verdict for an SQS body, as a CloudTrailRecord
+    """`parse_failure(json.loads(body))`'s verdict for an SQS body, as a CloudTrailRecord
     (eventTime as sent; `as_utc` reads it); raise `Rejected` with the same reason otherwise."""
     record = read_body(body)
     reason = classify(record, accepted_errors)
     if reason:
         raise Rejected(reason)
     return record
+
+
+def session_issuer(identity: UserIdentityFields | None) -> str | None:
+    """The role behind a session credential: `sessionContext.sessionIssuer.arn`, else the role
+    named in an assumed-role ARN (arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION)."""
+    if not identity:
+        return None
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if context else None
+    if issuer and issuer.get("arn"):
+        return issuer["arn"]
+    parts = (identity.get("arn") or "").split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+    return None
+
+
+def to_failure(record: CloudTrailRecord, ref: str) -> Failure:
+    """The Failure a classified record is (classify() has checked the key ID)."""
+    detail = record["detail"]
+    identity = detail.get("userIdentity")
+    return Failure(
+        (identity.get("accessKeyId") if identity else None) or "",
+        detail.get("sourceIPAddress"),
+        detail.get("userAgent"),
+        detail.get("errorCode"),
+        detail["awsRegion"],
+        detail["eventSource"],
+        detail.get("recipientAccountId") or record.get("account") or "unknown",
+        session_issuer(identity),
+        detail.get("vpcEndpointId"),
+        "cloudtrail",
+        None,
+        as_utc(detail["eventTime"]),
+        ref,
+    )
+
+
+def parse_failure(raw: Any, *, ref: str = "", accepted_errors: Container[str] = CREDENTIAL_ERRORS) -> Failure:
+    """One EventBridge event (a parsed JSON object) as a Failure; `Rejected` with a one-line
+    reason otherwise. `ref` defaults to the event's id."""
+    record = read_record(raw)
+    reason = classify(record, accepted_errors)
+    if reason:
+        raise Rejected(reason)
+    return to_failure(record, ref or str(record.get("id", "")))

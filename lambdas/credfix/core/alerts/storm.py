@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from credfix.core.alerts.sanitise import ascii_line, sanitise
-from credfix.core.storm import StormSummary
 from credfix.keys import redact
+from credfix.models.storm import StormSummary
 from credfix.timefmt import iso_z
 
 MAX_SOURCES = 10

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from credfix.adapters.ec2 import Instance
-from credfix.adapters.lambda_functions import Function
 from credfix.arns import account_of, region_of
 from credfix.core.locate.arns import ec2_arn
 from credfix.core.locate.context import LocateContext
+from credfix.models.compute import Function, Instance
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
 
 ASG_TAG = "aws:autoscaling:groupName"

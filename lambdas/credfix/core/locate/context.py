@@ -17,15 +17,15 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credfix.adapters.autoscaling import AutoScaling
 from credfix.adapters.aws import ClientFactory
-from credfix.adapters.ec2 import Ec2
-from credfix.adapters.ecs import Ecs
-from credfix.adapters.instance_profiles import InstanceProfiles
-from credfix.adapters.lambda_functions import LambdaFunctions
-from credfix.adapters.paging import Page
+from credfix.adapters.readers.autoscaling import AutoScaling
+from credfix.adapters.readers.ec2 import Ec2
+from credfix.adapters.readers.ecs import Ecs
+from credfix.adapters.readers.instance_profiles import InstanceProfiles
+from credfix.adapters.readers.lambda_functions import LambdaFunctions
 from credfix.config import Settings
 from credfix.models.incident import Evidence
+from credfix.models.paging import Page
 
 T = TypeVar("T")
 SHARED_TTL_SECONDS = 300

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from credfix.adapters.ecs import Service, Task, TaskDefinition
 from credfix.arns import account_of, region_of
 from credfix.core.locate.arns import ecs_service_arn, references_secret, same_role
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.merge import Candidates
 from credfix.keys import redact
+from credfix.models.ecs import Service, Task, TaskDefinition
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
 from credfix.timefmt import iso_z
 

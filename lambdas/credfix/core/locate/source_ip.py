@@ -20,15 +20,16 @@ from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credfix.adapters.ec2 import Ec2, NetworkInterface, VpcEndpoint
-from credfix.adapters.ecs import Task
-from credfix.adapters.paging import chunks
+from credfix.adapters.readers.ec2 import Ec2
+from credfix.adapters.readers.paging import chunks
 from credfix.core import attribution
 from credfix.core.locate.arns import ec2_arn
 from credfix.core.locate.compute import function_workload, functions, instance_workload
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import report_static_credentials, task_definition, task_workload
 from credfix.core.locate.merge import Candidates
+from credfix.models.compute import NetworkInterface, VpcEndpoint
+from credfix.models.ecs import Task
 from credfix.models.incident import Confidence, SourceAttribution, Workload
 from credfix.timefmt import iso_z
 

@@ -5,8 +5,6 @@ from credfix.core.remediate.actions import REGISTRY, RemediationAction
 from credfix.core.remediate.engine import remediate
 from credfix.core.remediate.model import (
     Alerter,
-    ClaimHolder,
-    ClaimResult,
     GuardrailStore,
     KillSwitchReader,
     NullAlerter,
@@ -15,6 +13,7 @@ from credfix.core.remediate.model import (
 )
 from credfix.core.remediate.planner import plan
 from credfix.core.remediate.step import ActOutcome, act_on_incident, timeline_for
+from credfix.models.guardrails import ClaimHolder, ClaimResult
 
 __all__ = [
     "REGISTRY",

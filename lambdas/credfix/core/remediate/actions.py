@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from credfix.adapters.actions.ec2 import Ec2Actions
+from credfix.adapters.actions.ecs import EcsActions
+from credfix.adapters.actions.lambda_refresh import LambdaActions
+from credfix.adapters.actions.secrets import SecretsActions
+from credfix.adapters.actions.ssm import SsmActions
 from credfix.adapters.aws import ClientFactory
-from credfix.adapters.ec2_actions import Ec2Actions
-from credfix.adapters.ecs_actions import EcsActions
-from credfix.adapters.lambda_actions import LambdaActions
-from credfix.adapters.secrets_actions import SecretRotationInfo, SecretsActions
-from credfix.adapters.ssm_actions import SsmActions
 from credfix.arns import arn_parts, secret_arn
 from credfix.config import Settings
 from credfix.core.remediate.model import PlannedAction
+from credfix.models.secrets import SecretRotationInfo
 
 SECRET_ROTATION_INTERVAL = timedelta(hours=24)  # "do not rotate keys repeatedly"
 

@@ -31,15 +31,10 @@ from credfix.core.remediate.guardrails import (
     lost_claim_reason,
     opt_out_check,
 )
-from credfix.core.remediate.model import (
-    NOTIFY,
-    Cap,
-    GuardrailStore,
-    KillSwitchReader,
-    PlannedAction,
-)
+from credfix.core.remediate.model import NOTIFY, GuardrailStore, KillSwitchReader, PlannedAction
 from credfix.core.remediate.planner import plan
 from credfix.keys import redact
+from credfix.models.guardrails import Cap
 from credfix.models.incident import Action, ActionStatus, Incident
 from credfix.timefmt import iso_z
 

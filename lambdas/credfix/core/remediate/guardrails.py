@@ -14,13 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.config import Settings
 from credfix.core.remediate.actions import RemediationAction
-from credfix.core.remediate.model import (
-    OPT_OUT_TAG,
-    OPT_OUT_VALUE,
-    ClaimHolder,
-    GuardrailStore,
-    KillSwitchReader,
-)
+from credfix.core.remediate.model import OPT_OUT_TAG, OPT_OUT_VALUE, GuardrailStore, KillSwitchReader
+from credfix.models.guardrails import ClaimHolder
 from credfix.timefmt import iso_z
 
 BREAKER_WINDOW_SECONDS = 3600  # failures older than this no longer hold the breaker open

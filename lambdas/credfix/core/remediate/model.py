@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from credfix.models.guardrails import Cap, ClaimResult
 from credfix.models.incident import Incident, Workload
 
 OPT_OUT_TAG = "credfix:remediate"
@@ -37,39 +38,6 @@ class PlannedAction:
     @property
     def actionable(self) -> bool:
         return self.skip is None and self.type != NOTIFY
-
-
-ClaimOutcome = Literal["claimed", "executed", "failed", "blocked"]
-
-
-@dataclass(frozen=True)
-class ClaimHolder:
-    """Who holds a target: the incident and action that claimed it, when, and how it ended."""
-
-    incident_id: str
-    action: str
-    at: datetime
-    outcome: ClaimOutcome
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Cap:
-    """At most `limit` actions within any `window_seconds` (a sliding window, not the clock
-    hour) for one scope: the account acted in, or the failing key."""
-
-    scope: str  # "account#<id>" or "key#<access key id>": the rate item's name
-    limit: int
-    window_seconds: int
-    label: str  # for people: "account 123456789012", "key AKIA…WXYZ"
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    won: bool
-    holder: ClaimHolder | None = None  # set when the claim was lost to another holder
-    capped: Cap | None = None  # not taken: this cap is full
-    retry_at: datetime | None = None  # when the full cap's window frees a slot
 
 
 class GuardrailStore(Protocol):

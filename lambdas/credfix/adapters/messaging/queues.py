@@ -4,20 +4,12 @@ ingest refuses, each with the reason, and the delayed storm-summary message."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from credfix.models.pipeline import SetAside
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
-
-
-@dataclass(frozen=True)
-class SetAside:
-    message_id: str
-    body: str
-    reason: str
-
 
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 

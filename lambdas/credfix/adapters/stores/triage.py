@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from credfix.adapters.dynamo import condition_failed, update_if
-from credfix.adapters.incidents import from_item, key_pk
-from credfix.adapters.storm_store import TRUST_FOR, source_pk
+from credfix.adapters.stores.dynamo import condition_failed, update_if
+from credfix.adapters.stores.incidents import from_item, key_pk
+from credfix.adapters.stores.storm import TRUST_FOR, source_pk
 from credfix.models.incident import SourceAttribution
+from credfix.models.pipeline import HandOffState
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
-
-
-@dataclass(frozen=True)
-class HandOffState:
-    """Where an incident item stands, as far as handing it to the act queue goes."""
-
-    incident_id: str
-    status: str
-    act_queued_for: str | None  # the incident id whose "triaged" message was sent
 
 
 def _state(item: dict[str, Any]) -> HandOffState | None:

@@ -8,13 +8,12 @@ statement: it is never logged, stored or returned.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from credfix.core.secrets_scan import SecretVersion, WatchedSecret, key_ids_in_secret, ordered
+from credfix.models.secrets import SecretRef, SecretVersion, WatchedSecret, key_ids_in_secret, ordered
 from credfix.permissions import needs
 
 
@@ -34,12 +33,6 @@ for _name in ("botocore.parsers", "botocore.endpoint"):  # response and request 
 
 READ_VERSIONS = ("secretsmanager:ListSecretVersionIds", "secretsmanager:GetSecretValue")
 MAX_VERSIONS = 20  # newest versions read per secret; older ones cannot explain a current failure
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    arn: str
-    name: str
 
 
 def _error(exc: ClientError) -> str:

@@ -8,11 +8,11 @@ task definition never leaves this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from credfix.adapters.paging import Page, capped, chunks
+from credfix.adapters.readers.paging import capped, chunks
+from credfix.models.ecs import SecretRef, Service, StaticKey, Task, TaskDefinition
+from credfix.models.paging import Page
 from credfix.permissions import needs
 
 # Variables that make the SDK pick a credential source other than the task role.
@@ -26,62 +26,6 @@ CREDENTIAL_VARIABLES = frozenset(
         "AWS_CONFIG_FILE",
     }
 )
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    container: str
-    variable: str
-    value_from: str
-
-
-@dataclass(frozen=True)
-class StaticKey:
-    container: str
-    access_key_id: str
-
-
-@dataclass(frozen=True)
-class TaskDefinition:
-    arn: str
-    task_role_arn: str | None
-    secrets: tuple[SecretRef, ...] = ()
-    static_keys: tuple[StaticKey, ...] = ()
-    # (container, variable) for credential variables set in plain environment
-    credential_variables: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def name(self) -> str:
-        """`family:revision`, the way people refer to it."""
-        return self.arn.rsplit("/", 1)[-1]
-
-
-@dataclass(frozen=True)
-class Task:
-    arn: str
-    cluster_arn: str
-    task_definition_arn: str
-    group: str | None
-    last_status: str | None
-    launch_type: str | None
-    started_at: datetime | None
-    network_interface_ids: tuple[str, ...] = ()
-    subnet_ids: tuple[str, ...] = ()
-
-    @property
-    def service_name(self) -> str | None:
-        if self.group and self.group.startswith("service:"):
-            return self.group.removeprefix("service:")
-        return None
-
-
-@dataclass(frozen=True)
-class Service:
-    arn: str
-    name: str
-    cluster_arn: str
-    task_definition_arns: tuple[str, ...]  # the primary one first, then other live deployments
-    subnet_ids: tuple[str, ...] = ()
 
 
 def _task_definition(raw: dict[str, Any]) -> TaskDefinition:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from credfix.adapters.dynamo import condition_failed, update_if
-from credfix.core.aggregate import KeyDelta, SourceDelta
+from credfix.adapters.stores.dynamo import condition_failed, update_if
+from credfix.models.observation import KeyDelta, SourceDelta
+from credfix.models.pipeline import RecordOutcome, RecordResult
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -35,18 +36,7 @@ RETENTION = timedelta(days=90)
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
 
-Outcome = Literal["opened", "counted", "duplicate"]
 STAGE_ATTRIBUTES = ("triage", "remediation", "verification")
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    outcome: Outcome
-    incident_id: str
-    # The incident is open but its "opened" message was never confirmed sent (the send failed,
-    # or the Lambda died after the write): whoever counts into it next sends it (again).
-    # Triage ignores an incident it has already taken, so a repeat is harmless.
-    announce: bool = False
 
 
 @dataclass
@@ -148,7 +138,7 @@ class IncidentStore:
     def _new_incident_id(self, delta: KeyDelta, now: datetime) -> str:
         return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{delta.access_key_id[-4:]}-{uuid.uuid4().hex[:8]}"
 
-    def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
+    def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[RecordOutcome, str, bool]:
         assert delta.first_seen and delta.last_seen
         incident_id = self._new_incident_id(delta, now)
         kept = list(delta.sources.items())[:MAX_SOURCES]
@@ -215,7 +205,9 @@ class IncidentStore:
         self._leases.add(incident_id)  # the opener holds the announcement lease
         return "opened", incident_id, False
 
-    def _accumulate(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[Outcome, str, bool]:
+    def _accumulate(
+        self, delta: KeyDelta, token: str, slot: str, now: datetime
+    ) -> tuple[RecordOutcome, str, bool]:
         """The counting write. Sources already stored get only their count and time (their
         `source_info` is there for good); the answer is the whole old item only when this
         process must learn something from it (a new source, an unconfirmed announcement):

@@ -18,8 +18,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from credfix.adapters.dynamo import update_if
-from credfix.core.storm import Opening, StormBatch, StormLimits, StormRecord
+from credfix.adapters.stores.dynamo import update_if
+from credfix.models.storm import Opening, StormBatch, StormLimits, StormRecord
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 

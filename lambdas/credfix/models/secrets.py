@@ -134,3 +134,18 @@ class SecretsScan:
 
 def ordered(versions: list[SecretVersion]) -> tuple[SecretVersion, ...]:
     return tuple(sorted(versions, key=SecretVersion.order))
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    arn: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SecretRotationInfo:
+    arn: str
+    rotation_enabled: bool
+    last_rotated: datetime | None
+    rotation_in_progress: bool
+    tags: dict[str, str]

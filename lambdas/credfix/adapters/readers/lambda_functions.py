@@ -4,22 +4,12 @@ locator)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from credfix.adapters.paging import Page, capped
+from credfix.adapters.readers.paging import capped
+from credfix.models.compute import Function
+from credfix.models.paging import Page
 from credfix.permissions import needs
-
-
-@dataclass(frozen=True)
-class Function:
-    arn: str
-    name: str
-    role: str | None
-    runtime: str | None
-    vpc_id: str | None
-    subnet_ids: frozenset[str]
-    security_group_ids: frozenset[str]
 
 
 def _function(raw: dict[str, Any]) -> Function:

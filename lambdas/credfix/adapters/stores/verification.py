@@ -23,9 +23,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from credfix.adapters.dynamo import condition_failed, update_if
-from credfix.adapters.incidents import from_item, key_pk, to_incident
-from credfix.core.verify import SourceActivity, StoredIncident, Written
+from credfix.adapters.stores.dynamo import condition_failed, update_if
+from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
+from credfix.models.verification import SourceActivity, StoredIncident, Written
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 

@@ -4,68 +4,14 @@ APIs supports resource-level permissions, hence `on="*"`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from credfix.adapters.paging import Page, capped, chunks
+from credfix.adapters.readers.paging import capped, chunks
+from credfix.models.compute import ElasticIp, Instance, NatGateway, NetworkInterface, VpcEndpoint
+from credfix.models.paging import Page
 from credfix.permissions import needs
-
-
-@dataclass(frozen=True)
-class NetworkInterface:
-    id: str
-    interface_type: str
-    description: str
-    vpc_id: str | None
-    subnet_id: str | None
-    owner_id: str | None
-    instance_id: str | None  # set when attached to an EC2 instance (incl. ECS container instances)
-    private_ips: tuple[str, ...] = ()
-    public_ip: str | None = None
-    group_ids: tuple[str, ...] = ()
-    requester_managed: bool = False
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ElasticIp:
-    public_ip: str
-    network_interface_id: str | None
-    instance_id: str | None
-    private_ip: str | None
-
-
-@dataclass(frozen=True)
-class NatGateway:
-    id: str
-    vpc_id: str | None
-    subnet_id: str | None
-    network_interface_ids: tuple[str, ...]
-    public_ips: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VpcEndpoint:
-    id: str
-    vpc_id: str | None
-    owner_id: str | None
-    service_name: str
-    state: str | None
-
-
-@dataclass(frozen=True)
-class Instance:
-    id: str
-    owner_id: str | None
-    state: str | None
-    launch_time: datetime | None
-    vpc_id: str | None
-    subnet_id: str | None
-    instance_profile_arn: str | None
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _tags(raw: list[dict[str, str]] | None) -> dict[str, str]:

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from credfix.adapters.dynamo import condition_failed
-from credfix.core.remediate.model import Cap, ClaimHolder, ClaimOutcome, ClaimResult
+from credfix.adapters.stores.dynamo import condition_failed
+from credfix.models.guardrails import Cap, ClaimHolder, ClaimOutcome, ClaimResult
 from credfix.permissions import needs
 from credfix.timefmt import iso_z, parse_iso_z
 

@@ -1,5 +1,5 @@
 """Records the act step's decisions on the incident item (storage contract of
-adapters/incidents.py `to_incident`): top-level `status` = "acted" and a `remediation`
+adapters/stores/incidents.py `to_incident`): top-level `status` = "acted" and a `remediation`
 attribute holding JSON {"actions": [...], "timeline": [...]}.
 
 Several deliveries of one incident may record concurrently (a redelivery, a second
@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from credfix.adapters.dynamo import condition_failed
-from credfix.adapters.guardrail_store import BREAKER_KEY, breaker_failures_in
-from credfix.adapters.incidents import from_item, key_pk, to_incident
+from credfix.adapters.stores.dynamo import condition_failed
+from credfix.adapters.stores.guardrails import BREAKER_KEY, breaker_failures_in
+from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
 from credfix.models.incident import Action, Incident, TimelineEntry
 from credfix.permissions import needs
 from credfix.timefmt import iso_z

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from credfix.adapters.paging import Page, capped
+from credfix.adapters.readers.paging import capped
+from credfix.models.paging import Page
 from credfix.permissions import needs
 
 

@@ -4,16 +4,11 @@ hand, and say whether anything was left unread (the caller reports a hit cap).""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
+
+from credfix.models.paging import Page
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T] = field(default_factory=list)
-    truncated: bool = False  # more items existed beyond the cap
 
 
 def capped(pages: Iterable[dict[str, Any]], key: str, limit: int) -> Page[Any]:

@@ -4,20 +4,10 @@ configured (never configure one), and read what decides whether that is allowed.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from credfix.models.secrets import SecretRotationInfo
 from credfix.permissions import needs
-
-
-@dataclass(frozen=True)
-class SecretRotationInfo:
-    arn: str
-    rotation_enabled: bool
-    last_rotated: datetime | None
-    rotation_in_progress: bool
-    tags: dict[str, str]
 
 
 class SecretsActions:

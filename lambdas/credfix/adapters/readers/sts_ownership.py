@@ -3,26 +3,12 @@ authoritative answer) and which account credfix itself runs in (GetCallerIdentit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from credfix.models.iam import CallerIdentity, StsAnswer
 from credfix.permissions import needs
-
-
-@dataclass(frozen=True)
-class StsAnswer:
-    """An account, or why STS could not give one (the caller then decodes the key offline)."""
-
-    account_id: str | None
-    failure: str | None = None
-
-
-@dataclass(frozen=True)
-class CallerIdentity:
-    account_id: str
-    arn: str
 
 
 def _failure(exc: Exception) -> str:

@@ -3,28 +3,12 @@ last used. credfix never creates, changes or deletes keys."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.models.iam import KeyFacts
 from credfix.permissions import needs
-
-KeyStatusInIam = Literal["Active", "Inactive"]
-
-
-@dataclass(frozen=True)
-class KeyFacts:
-    """What IAM says about a key that exists in the account credfix reads."""
-
-    access_key_id: str
-    user_name: str
-    status: KeyStatusInIam
-    created_at: datetime | None = None
-    last_used_at: datetime | None = None
-    last_used_service: str | None = None
-    last_used_region: str | None = None
 
 
 def _known(value: Any) -> str | None:

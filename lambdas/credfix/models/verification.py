@@ -1,0 +1,36 @@
+"""What verification reads of an incident (per-source activity, the stored decision) and what
+its outcome write returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from credfix.models.incident import Incident
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    ip: str | None
+    user_agent: str | None
+    count: int
+    last_seen: datetime | None = None  # event time of this source's newest failure, if ingest kept it
+    vpc_endpoint_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredIncident:
+    incident: Incident
+    sources: list[SourceActivity] = field(default_factory=list)
+    decided: dict[str, Any] | None = None  # the verification attribute, once written
+    alerted: bool = False  # the verification alert of this incident has gone out
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcome write: whether this worker's outcome went in, and the item as it stands
+    after it (returned by the write itself; None if the key holds no incident any more)."""
+
+    won: bool
+    current: StoredIncident | None
