@@ -304,7 +304,7 @@ def _wait_idle(sqs: Any, urls: list[str], deadline: float, procs: list[subproces
 
 
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
-    from credfix.adapters.incidents import from_item
+    from credfix.adapters.stores.incidents import from_item
 
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
