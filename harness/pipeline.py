@@ -181,6 +181,8 @@ class Resources:
     bulk_dlq: str = "credfix-work-bulk-dlq"
     act_queue: str = "credfix-act"
     act_dlq: str = "credfix-act-dlq"
+    act_bulk_queue: str = "credfix-act-bulk"
+    act_bulk_dlq: str = "credfix-act-bulk-dlq"
     verify_queue: str = "credfix-verify"
     verify_dlq: str = "credfix-verify-dlq"
     topic: str = "credfix-alerts"
@@ -217,6 +219,7 @@ class LocalPipeline:
             (n.work_dlq, n.work_queue),
             (n.bulk_dlq, n.bulk_queue),
             (n.act_dlq, n.act_queue),
+            (n.act_bulk_dlq, n.act_bulk_queue),
             (n.verify_dlq, n.verify_queue),
         ):
             dlq_url = self.sqs.create_queue(QueueName=dlq)["QueueUrl"]
@@ -284,6 +287,7 @@ class LocalPipeline:
             "CREDFIX_WORK_QUEUE_URL": self.urls[self.names.work_queue],
             "CREDFIX_BULK_QUEUE_URL": self.urls[self.names.bulk_queue],
             "CREDFIX_ACT_QUEUE_URL": self.urls[self.names.act_queue],
+            "CREDFIX_ACT_BULK_QUEUE_URL": self.urls[self.names.act_bulk_queue],
             "CREDFIX_VERIFY_QUEUE_URL": self.urls[self.names.verify_queue],
             "CREDFIX_EVENTS_DLQ_URL": self.urls[self.names.events_dlq],
             "CREDFIX_TOPIC_ARN": self.topic_arn,

@@ -36,6 +36,7 @@ HOME_ONLY_KINDS = {
     "work-queue",
     "bulk-queue",
     "act-queue",
+    "act-bulk-queue",
     "verify-queue",
     "alerts-topic",
     "alerts-topic-key",

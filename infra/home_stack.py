@@ -82,6 +82,11 @@ class HomeStack(Stack):
         self.bulk_queue = self._queue("BulkQueue", visibility_timeout=self._visibility(), dlq=self.bulk_dlq)
         self.act_dlq = self._queue("ActDlq", retention=Duration.days(14))
         self.act_queue = self._queue("ActQueue", visibility_timeout=self._visibility(), dlq=self.act_dlq)
+        # act's second lane: incidents triaged on the bulk lane (nothing attributed to change).
+        self.act_bulk_dlq = self._queue("ActBulkDlq", retention=Duration.days(14))
+        self.act_bulk_queue = self._queue(
+            "ActBulkQueue", visibility_timeout=self._visibility(), dlq=self.act_bulk_dlq
+        )
         self.verify_dlq = self._queue("VerifyDlq", retention=Duration.days(14))
         self.verify_queue = self._queue(
             "VerifyQueue", visibility_timeout=self._visibility(), dlq=self.verify_dlq
@@ -142,7 +147,12 @@ class HomeStack(Stack):
                 self.bulk_queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2
             )
         )
-        self.act = self._step("act", self.act_queue, memory_size=MEMORY_MB["act"], reserved_concurrency=2)
+        self.act = self._step("act", self.act_queue, memory_size=MEMORY_MB["act"], reserved_concurrency=4)
+        self.act.add_event_source(
+            sources.SqsEventSource(
+                self.act_bulk_queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2
+            )
+        )
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
         self.monitoring = Monitoring(
             self,
@@ -154,6 +164,7 @@ class HomeStack(Stack):
                 "work": self.work_dlq,
                 "bulk": self.bulk_dlq,
                 "act": self.act_dlq,
+                "act-bulk": self.act_bulk_dlq,
                 "verify": self.verify_dlq,
             },
         )
@@ -174,6 +185,7 @@ class HomeStack(Stack):
             "CREDFIX_WORK_QUEUE_URL": self.work_queue.queue_url,
             "CREDFIX_BULK_QUEUE_URL": self.bulk_queue.queue_url,
             "CREDFIX_ACT_QUEUE_URL": self.act_queue.queue_url,
+            "CREDFIX_ACT_BULK_QUEUE_URL": self.act_bulk_queue.queue_url,
             "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
             "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
             "CREDFIX_TOPIC_ARN": self.alerts_topic.topic_arn,
@@ -207,6 +219,7 @@ class HomeStack(Stack):
             "work-queue": queue(self.work_queue),
             "bulk-queue": queue(self.bulk_queue),
             "act-queue": queue(self.act_queue),
+            "act-bulk-queue": queue(self.act_bulk_queue),
             "verify-queue": queue(self.verify_queue),
             "alerts-topic": [Scope([self.alerts_topic.topic_arn])],
             "alerts-topic-key": [Scope([self.key.key_arn])],

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     work_queue_url: str = Field("", alias="CREDFIX_WORK_QUEUE_URL")
     bulk_queue_url: str = Field("", alias="CREDFIX_BULK_QUEUE_URL")  # triage's lane for outsiders
     act_queue_url: str = Field("", alias="CREDFIX_ACT_QUEUE_URL")
+    act_bulk_queue_url: str = Field("", alias="CREDFIX_ACT_BULK_QUEUE_URL")  # act's lane for outsiders
     verify_queue_url: str = Field("", alias="CREDFIX_VERIFY_QUEUE_URL")
     events_dlq_url: str = Field("", alias="CREDFIX_EVENTS_DLQ_URL")
     topic_arn: str = Field("", alias="CREDFIX_TOPIC_ARN")
@@ -40,7 +41,7 @@ class Settings(BaseModel):
     # Detection and ingest.
     reopen_after_seconds: int = Field(3600, ge=0, alias="CREDFIX_REOPEN_AFTER_SECONDS")
     # Storms (credfix.core.storm): new incidents per source address / in all, per window.
-    max_new_incidents_per_source: int = Field(20, ge=0, alias="CREDFIX_MAX_NEW_INCIDENTS_PER_SOURCE")
+    max_new_incidents_per_source: int = Field(10, ge=0, alias="CREDFIX_MAX_NEW_INCIDENTS_PER_SOURCE")
     max_new_incidents: int = Field(200, ge=0, alias="CREDFIX_MAX_NEW_INCIDENTS")
     storm_window_seconds: int = Field(900, ge=60, le=900, alias="CREDFIX_STORM_WINDOW_SECONDS")
     include_expired_token: bool = Field(False, alias="CREDFIX_INCLUDE_EXPIRED_TOKEN")

@@ -86,7 +86,7 @@ def test_expired_token_is_opt_in_through_context() -> None:
 
 def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: assertions.Template) -> None:
     queues = resources(home_template, "AWS::SQS::Queue")
-    assert len(queues) == 10  # events, work, bulk (triage's second lane), act, verify + their DLQs
+    assert len(queues) == 12  # events, work, bulk (triage's second lane), act, act bulk, verify + DLQs
     for logical_id, queue in queues.items():
         props = queue["Properties"]
         assert "KmsMasterKeyId" in props, logical_id
@@ -101,7 +101,7 @@ def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: asser
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 10
+    assert len(denies) == 12
 
 
 def test_topics_are_encrypted_and_tls_only(home_template: assertions.Template) -> None:
@@ -128,7 +128,7 @@ def test_ingest_reads_large_batches_with_partial_failures(home_template: asserti
         },
     )
     mappings = resources(home_template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 5  # one per step, and triage's bulk lane
+    assert len(mappings) == 6  # one per step, and the bulk lanes of triage and act
     assert all(
         m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values()
     )
@@ -234,7 +234,7 @@ def test_alarms_and_dashboard(home_template: assertions.Template) -> None:
         "VerificationEscalated",
         "BreakerOpen",
     } <= names
-    assert len(alarms) == 5 + 4 * 2 + 2  # DLQs, errors+throttles per function, escalations, breaker
+    assert len(alarms) == 6 + 4 * 2 + 2  # DLQs, errors+throttles per function, escalations, breaker
     assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
     dashboards = resources(home_template, "AWS::CloudWatch::Dashboard")
     assert len(dashboards) == 1

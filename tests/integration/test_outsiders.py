@@ -90,11 +90,12 @@ class Flow:
         assert self.drain(n.work_queue, "triage") == (incidents, 0)
         # Where the pipeline has a bulk lane (incidents none of whose sources is attributed,
         # deferred there by triage), the same triage function drains it too.
-        bulk = getattr(n, "bulk_queue", None)
-        if bulk is not None:
-            delivered, item_failures = self.drain(bulk, "triage")
-            assert delivered <= incidents and item_failures == 0
-        assert self.drain(n.act_queue, "act") == (incidents, 0)
+        delivered, item_failures = self.drain(n.bulk_queue, "triage")
+        assert delivered <= incidents and item_failures == 0
+        # act has the same two lanes: the account's own incidents, and those from outside.
+        priority, failed = self.drain(n.act_queue, "act")
+        bulk, failed_bulk = self.drain(n.act_bulk_queue, "act")
+        assert (priority + bulk, failed + failed_bulk) == (incidents, 0)
 
     def verify(self) -> None:
         stats = self.local.poller(
@@ -357,7 +358,10 @@ def test_4_outsiders_cannot_spend_the_caps(flow: Flow) -> None:
     stolen = [secret_consumer(net, f"svc-{i:02d}") for i in range(12)]
     before = {c.service.name: c.service.primary() for c in stolen}
 
-    flow.run([r for c in stolen for r in failures(c.old_key, 2)], incidents=12)
+    # From two outside addresses: each stays under the cap on new incidents per address (10).
+    two = ("203.0.113.50", "203.0.113.51")
+    records = [r for n, c in enumerate(stolen) for r in failures(c.old_key, 2, source_ip=two[n % 2])]
+    flow.run(records, incidents=12)
 
     for consumer in stolen:
         incident = flow.incident(consumer.old_key)

@@ -117,7 +117,9 @@ def test_addresses_triage_attributed_are_never_capped(pipeline: LocalPipeline) -
     failures from it open incidents even while a storm has spent every budget."""
     ingest = Ingest(pipeline)
     now = datetime.now(UTC)
-    ingest.run([cloudtrail_event(key(n), source_ip=OUTSIDE[0]) for n in range(6)], "storm", now)  # all spent
+    storm = [cloudtrail_event(key(n), source_ip=OUTSIDE[n % 2]) for n in range(7)]
+    first = ingest.run(storm, "storm", now)
+    assert (len(first.opened), first.stormed) == (LIMITS.overall, 2)  # every budget spent
     nat = "198.51.100.20"
     TriageStore(pipeline.ddb, pipeline.names.table).trust(
         [SourceAttribution(ip=nat, scope="vpc", vpc_id="vpc-1", why="the account's NAT gateway")], now
@@ -242,3 +244,52 @@ def test_a_shared_lookup_older_than_the_failures_is_not_used(aws_env: Any) -> No
         "ecs:ListClusters",
     ]
     assert f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/new" in again
+
+
+def test_the_accounts_own_key_is_admitted_first_and_a_batch_costs_one_write_per_budget(
+    pipeline: LocalPipeline,
+) -> None:
+    """Twelve outside addresses would spend the overall budget within one batch; a key through
+    a VPC endpoint (the account's, here) is handled first in its batch, so it still opens. The
+    budgets cost one write per address and one overall, not one per key."""
+    ingest = Ingest(pipeline)
+    writes: list[str] = []
+    pipeline.ddb.meta.events.register(
+        "before-parameter-build.dynamodb.UpdateItem",
+        lambda params, **_: writes.append(params["Key"]["pk"]["S"]),
+    )
+    outsiders = [cloudtrail_event(key(n), source_ip=f"203.0.113.{n % 12}") for n in range(60)]
+    ours = cloudtrail_event(key(1, "OURS"), source_ip="10.0.1.25", vpc_endpoint_id="vpce-0a1b2c3d4e5f60718")
+    report = ingest.run([*outsiders, ours], "mixed", datetime.now(UTC))
+
+    items = incident_items(pipeline)
+    assert key(1, "OURS") in items
+    assert len(report.opened) == LIMITS.overall and report.stormed == 60 - (LIMITS.overall - 1)
+    budget_writes = [pk for pk in writes if pk.startswith("opens#")]
+    assert len(budget_writes) == 12 + 1 + 1  # each outside address, the endpoint, the overall budget
+
+
+def test_a_storms_incidents_take_the_bulk_lanes_and_fold_their_alerts_into_the_summary(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten keys from one outside address with a cap of three: three incidents open, take the
+    bulk lanes of triage and act, change nothing, schedule no verification, and send no alert
+    of their own; the one storm summary counts them."""
+    monkeypatch.setenv("CREDFIX_MAX_NEW_INCIDENTS_PER_SOURCE", "3")
+    monkeypatch.setenv("CREDFIX_MODE", "enforce")
+    pipeline.put_events([cloudtrail_event(key(n), source_ip=OUTSIDE[0]) for n in range(10)])
+    handlers = {name: load_handler(name).handler for name in ("ingest", "triage", "act", "verify")}
+    pipeline.ingest_poller(handlers["ingest"]).drain()
+    n = pipeline.names
+    for queue, name in ((n.work_queue, "triage"), (n.bulk_queue, "triage"), (n.act_queue, "act")):
+        pipeline.poller(queue, handlers[name], function_name=f"credfix-{name}").drain()
+    assert pipeline.queue_messages(n.act_queue) == []  # nothing on act's priority lane
+    stats = pipeline.poller(n.act_bulk_queue, handlers["act"], function_name="credfix-act").drain()
+    assert (stats.delivered, stats.item_failures) == (3, 0)
+
+    items = incident_items(pipeline)
+    assert len(items) == 3 and all(i["status"] == "acted" for i in items.values())
+    assert pipeline.queue_messages(n.inbox) == []  # folded into the storm summary
+    assert pipeline.delayed(n.verify_queue) == 1  # the storm summary only: nothing to verify
+    (storm,) = [i for i in pipeline.ddb.scan(TableName=n.table)["Items"] if i["pk"]["S"].startswith("storm#")]
+    assert storm["folded"]["N"] == "3" and storm["records"]["N"] == "7"

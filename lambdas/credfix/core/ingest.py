@@ -151,6 +151,28 @@ def group_bodies(
     return groups, set_aside
 
 
+def _admitted(
+    deltas: list[KeyDelta], store: Store, gate: StormGate | None, now: datetime, report: IngestReport
+) -> tuple[list[KeyDelta], list[KeyDelta]]:
+    """(deltas to count into incidents, in the order to handle them; deltas for the storm
+    record). New keys pass the storm gate; the account's own (and those through a VPC
+    endpoint) are handled before keys known to be open, and those before the rest."""
+    if gate is None:
+        return deltas, []
+    known = [d for d in deltas if store.knows_open(d.access_key_id)]
+    new = [d for d in deltas if not store.knows_open(d.access_key_id)]
+    try:
+        admitted = gate.admit(new, now)
+    except Exception as exc:  # the budgets could not be read: SQS delivers these records again
+        report.failed_message_ids.extend(m for d in new for m in d.message_ids)
+        report.errors.append(f"storm budget unreadable ({len(new)} new keys): {describe(exc)}")
+        return known, []
+    taken = {d.access_key_id for d in admitted}
+    first = [d for d in admitted if gate.rank(d) < 2]
+    rest = [d for d in admitted if gate.rank(d) == 2]
+    return first + known + rest, [d for d in new if d.access_key_id not in taken]
+
+
 def ingest_batch(
     records: Sequence[Mapping[str, Any]],
     store: Store,
@@ -170,19 +192,10 @@ def ingest_batch(
             else:
                 report.rejected[item.reason] += 1
 
-    stormed: list[KeyDelta] = []
-    for key, delta in groups.deltas().items():
+    handled, stormed = _admitted(list(groups.deltas().values()), store, gate, now, report)
+    for delta in handled:
+        key = delta.access_key_id
         announce = False
-        if gate is not None and not store.knows_open(key):
-            try:
-                admitted = gate.admits(delta, now)
-            except Exception as exc:
-                report.failed_message_ids.extend(delta.message_ids)
-                report.errors.append(f"{redact(key)}: storm budget unreadable: {describe(exc)}")
-                continue
-            if not admitted:
-                stormed.append(delta)
-                continue
         try:
             result = store.record(delta, now)
         except Exception as exc:  # any failure: retry this key's records, keep the rest

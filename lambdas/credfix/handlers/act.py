@@ -1,4 +1,5 @@
-"""act Lambda: act queue ({"type": "incident-triaged", ...}) -> guardrailed remediation,
+"""act Lambda: act queues (the priority lane and the bulk lane of incidents from outside;
+{"type": "incident-triaged", ...}) -> guardrailed remediation,
 recorded on the incident, then alert + delayed verification. The only role that may change
 anything (thin handler: parse, call the core step, report partial batch failures)."""
 
@@ -21,10 +22,12 @@ from credfix.adapters.messaging.sns import SnsTopic
 from credfix.adapters.messaging.verify_scheduler import SqsVerifyScheduler
 from credfix.adapters.stores.guardrails import DynamoGuardrailStore
 from credfix.adapters.stores.remediation import IncidentSuperseded, RemediationStore
+from credfix.adapters.stores.storm import StormStore
 from credfix.config import Settings, settings
 from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
 from credfix.core.remediate.guardrails import BREAKER_OPEN
+from credfix.core.storm import StormFolder, storm_limits
 from credfix.keys import redact
 from credfix.metrics import count_by
 
@@ -53,6 +56,7 @@ _guardrails = DynamoGuardrailStore(client("dynamodb"), _cfg.table_name)
 _kill_switch = KillSwitch(client("ssm"), _cfg.kill_switch_parameter) if _cfg.kill_switch_parameter else None
 _verify = SqsVerifyScheduler(client("sqs"), _cfg.verify_queue_url, _cfg.drain_seconds)
 _retry = SqsActRetry(client("sqs"), _cfg.act_queue_url)
+_storms = StormFolder(StormStore(client("dynamodb"), _cfg.table_name), storm_limits(_cfg))
 alerter = build_alerter(_cfg)
 
 
@@ -71,6 +75,7 @@ def record_handler(record: SQSRecord) -> None:
             alerter=alerter,
             verify=_verify,
             retry=_retry,
+            storms=_storms,
         )
     except IncidentSuperseded as exc:
         # Re-opened while we worked: the claims still stop a repeat; a retry cannot record it either.

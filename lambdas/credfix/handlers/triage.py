@@ -15,8 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from credfix.adapters.aws import AccountRouter, client
+from credfix.adapters.messaging.triage_queues import ActQueue, BulkQueue
 from credfix.adapters.stores.incidents import IncidentStore
-from credfix.adapters.stores.triage import ActQueue, BulkQueue, TriageStore
+from credfix.adapters.stores.triage import TriageStore
 from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
@@ -31,7 +32,7 @@ _cfg = settings()
 _accounts = AccountRouter(client, _cfg.member_read_role_name)  # organisation mode: member accounts
 _incidents = IncidentStore(client("dynamodb"), _cfg.table_name, reopen_after=_cfg.reopen_after)
 _writer = TriageStore(client("dynamodb"), _cfg.table_name)
-_act = ActQueue(client("sqs"), _cfg.act_queue_url)
+_act = ActQueue(client("sqs"), _cfg.act_queue_url, _cfg.act_bulk_queue_url)
 _bulk = BulkQueue(client("sqs"), _cfg.bulk_queue_url) if _cfg.bulk_queue_url else None
 
 

@@ -73,6 +73,7 @@ class StormSummary:
     sample: list[str]
     per_source: int
     overall: int
+    folded: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,4 @@ class StormRecord:
     last_seen: str | None
     sample: list[str]
     alerted: bool
+    folded: int = 0  # incidents from these sources whose alerts the summary stands for

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
-from credfix.adapters.stores.dynamo import update_if
-from credfix.models.storm import Opening, StormBatch, StormLimits, StormRecord
+from credfix.adapters.stores.dynamo import condition_failed, update_if
+from credfix.models.storm import StormBatch, StormLimits, StormRecord
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -46,33 +47,33 @@ class StormStore:
     def _expires(self, now: datetime, extra: timedelta) -> dict[str, str]:
         return {"N": str(int((now + extra).timestamp()))}
 
-    def _bump(self, pk: str, cap: int, now: datetime, window_seconds: int) -> bool:
-        return update_if(
-            self._ddb,
-            TableName=self._table,
-            Key={"pk": {"S": pk}},
-            UpdateExpression="ADD n :one SET expires_at = :exp",
-            ConditionExpression="attribute_not_exists(n) OR n < :cap",
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":cap": {"N": str(cap)},
-                ":exp": self._expires(now, timedelta(seconds=window_seconds) + KEEP),
-            },
-        )
-
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
-    def take_opening(self, source: str, window: datetime, limits: StormLimits, now: datetime) -> Opening:
-        """One new incident from `source` in the window, if both its budget and the overall one
-        have room (two conditional counters: a slot of the first is lost when the second is full,
-        which only tightens the cap)."""
-        base = f"opens#{iso_z(window)}"
-        if limits.per_source <= 0 or not self._bump(
-            f"{base}#{source}", limits.per_source, now, limits.window_seconds
-        ):
-            return "source-full"
-        if limits.overall <= 0 or not self._bump(base, limits.overall, now, limits.window_seconds):
-            return "overall-full"
-        return "ok"
+    def take_openings(self, source: str, wanted: int, cap: int, window: datetime, now: datetime) -> int:
+        """One counter per budget source and window (`opens#<window>[#<source>]`): add `wanted`,
+        unless the counter is already at the cap; the answer says how many fit under it. Slots
+        asked for beyond the cap are lost, which only tightens it. One write, whatever `wanted`."""
+        if cap <= 0 or wanted <= 0:
+            return 0
+        pk = f"opens#{iso_z(window)}" + ("" if source == "*" else f"#{source}")
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}},
+                UpdateExpression="ADD n :k SET expires_at = :exp",
+                ConditionExpression="attribute_not_exists(n) OR n < :cap",
+                ExpressionAttributeValues={
+                    ":k": {"N": str(wanted)},
+                    ":cap": {"N": str(cap)},
+                    ":exp": self._expires(now, timedelta(seconds=900) + KEEP),
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return 0
+            raise
+        before = int(resp["Attributes"]["n"]["N"]) - wanted
+        return max(0, min(wanted, cap - before))
 
     @needs("ingest", "dynamodb:BatchGetItem", on="incidents-table")
     def trusted(self, sources: Sequence[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
@@ -131,6 +132,29 @@ class StormStore:
         resp = self._ddb.update_item(**request)
         return "records" not in resp.get("Attributes", {})
 
+    @needs("act", "dynamodb:GetItem", on="incidents-table")
+    def storming(self, window: datetime, addresses: Sequence[str]) -> bool:
+        """Whether any of these addresses is counted in the window's storm record."""
+        names = {f"#a{i}": f"{SOURCE_PREFIX}{a}" for i, a in enumerate(addresses[:50])}
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": storm_pk(window)}},
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        ).get("Item")
+        return bool(item)
+
+    @needs("act", "dynamodb:UpdateItem", on="incidents-table")
+    def fold(self, window: datetime) -> None:
+        """One more incident of the window whose alert the storm summary stands for."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": storm_pk(window)}},
+            UpdateExpression="ADD folded :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
     @needs("verify", "dynamodb:GetItem", on="incidents-table")
     def load(self, window: datetime) -> StormRecord | None:
         item = self._ddb.get_item(
@@ -151,6 +175,7 @@ class StormStore:
             first_seen=plain.get("first_seen"),
             last_seen=plain.get("last_seen"),
             sample=[str(k) for k in plain.get("sample", [])],
+            folded=int(plain.get("folded", 0)),
             alerted="alerted_at" in plain,
         )
 

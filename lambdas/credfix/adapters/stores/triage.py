@@ -132,32 +132,3 @@ class TriageStore:
                     break
         for a in fresh:
             self._trusted[source_pk(a.ip or "", a.vpc_endpoint_id)] = now.timestamp()
-
-
-class ActQueue:
-    def __init__(self, client: Any, queue_url: str) -> None:
-        self._sqs = client
-        self._url = queue_url
-
-    @needs("triage", "sqs:SendMessage", on="act-queue")
-    def incident_triaged(self, access_key_id: str, incident_id: str) -> None:
-        body = {"type": "incident-triaged", "access_key_id": access_key_id, "incident_id": incident_id}
-        self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body))
-
-
-class BulkQueue:
-    """The triage lane for incidents no source of which is attributed to the account."""
-
-    def __init__(self, client: Any, queue_url: str) -> None:
-        self._sqs = client
-        self._url = queue_url
-
-    @needs("triage", "sqs:SendMessage", on="bulk-queue")
-    def defer(self, access_key_id: str, incident_id: str) -> None:
-        body = {
-            "type": "incident-opened",
-            "access_key_id": access_key_id,
-            "incident_id": incident_id,
-            "lane": "bulk",
-        }
-        self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body))

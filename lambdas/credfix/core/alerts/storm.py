@@ -40,6 +40,8 @@ def storm_text(s: StormSummary) -> str:
         f"  A source may open {s.per_source} new incident(s) per window and all sources together "
         f"{s.overall}; these keys came after that. Addresses credfix has attributed to this account are "
         "never capped, so the account's own failing workloads still get incidents.",
+        f"  {s.folded} incident(s) opened for these sources before the caps were reached: triaged, "
+        "nothing changed, and not alerted one by one (this summary stands for them).",
         "",
         "WHAT TO DO NEXT",
         "  1. Nothing was changed: credfix acts only on failures attributed to the account.",
@@ -65,6 +67,7 @@ def storm_message(s: StormSummary) -> dict[str, Any]:
             "first_seen": s.first_seen,
             "last_seen": s.last_seen,
             "sample": [redact(k) for k in s.sample],
+            "folded_incidents": s.folded,
         },
     }
     machine = json.dumps(document, separators=(",", ":"))

@@ -52,6 +52,10 @@ class Recorder(Protocol):
     def mark_alerted(self, access_key_id: str, incident_id: str, now: datetime) -> None: ...
 
 
+class StormCheck(Protocol):
+    def folds(self, incident: Incident) -> bool: ...
+
+
 class ActRetry(Protocol):
     def later(self, access_key_id: str, incident_id: str, at: datetime, now: datetime) -> None: ...
 
@@ -109,6 +113,7 @@ def act_on_incident(
     alerter: Alerter,
     verify: VerifyScheduler,
     retry: ActRetry | None = None,
+    storms: StormCheck | None = None,
     now: datetime | None = None,
     route: Callable[[list[str]], ClientFactory] | None = None,
 ) -> ActOutcome:
@@ -120,7 +125,11 @@ def act_on_incident(
     An action held back by a full cap is `pending`: `retry` brings the incident back when the
     cap's window frees. While something is pending, people are alerted once and verification
     waits; once nothing is pending, the alert (again, if it said "pending") and verification
-    follow."""
+    follow.
+
+    An incident whose failures all came from outside the account changed nothing and has
+    nothing to verify: it gets its alert only (no verification), and no alert of its own when
+    its sources are part of a storm (`storms`): the storm's summary stands for it."""
     now = now or datetime.now(UTC)
     read = recorder.load(access_key_id)
     incident = read.incident
@@ -153,7 +162,14 @@ def act_on_incident(
     mark = follow_up_mark(incident_id, recorded.incident.actions)
     if recorded.followed_up_mark == mark:
         return ActOutcome(incident_id, actions, False, "alert and verification already sent")
+    outside = recorded.incident.origin == "outside"
+    if outside and storms is not None and storms.folds(recorded.incident):
+        recorder.mark_followed_up(access_key_id, incident_id, mark, now)
+        return ActOutcome(incident_id, actions, True, "alert folded into the storm summary")
     alerter.incident_remediated(recorded.incident)
-    verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
+    if not outside:
+        verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
     recorder.mark_followed_up(access_key_id, incident_id, mark, now)
-    return ActOutcome(incident_id, actions, True)
+    return ActOutcome(
+        incident_id, actions, True, "nothing to verify: failures from outside" if outside else ""
+    )

@@ -49,7 +49,7 @@ class VerdictWriter(Protocol):
 
 
 class ActNotifier(Protocol):
-    def incident_triaged(self, access_key_id: str, incident_id: str) -> None: ...
+    def incident_triaged(self, access_key_id: str, incident_id: str, lane: str = "priority") -> None: ...
 
 
 TakeOutcome = Literal["triaged", "deferred", "act-resent", "already-handed-off", "stale-message"]
@@ -125,14 +125,14 @@ def take_opened_incident(
             now=now,
         )
         if state is None:
-            act.incident_triaged(access_key_id, incident_id)
+            act.incident_triaged(access_key_id, incident_id, lane)
             writer.mark_act_queued(access_key_id, incident_id, now)
             return Taken("triaged", result.decision.verdict)
     state = state or writer.hand_off_state(access_key_id)
     if state is None or state.incident_id != incident_id:
         return Taken("stale-message")
     if state.status == "triaged" and state.act_queued_for != incident_id:
-        act.incident_triaged(access_key_id, incident_id)
+        act.incident_triaged(access_key_id, incident_id, lane)
         writer.mark_act_queued(access_key_id, incident_id, now)
         return Taken("act-resent")
     return Taken("already-handed-off")
