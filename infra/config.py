@@ -101,7 +101,9 @@ class CredfixConfig(_Strict):
     max_actions_per_hour: int = Field(10, ge=0, le=1000)  # per account, sliding 60 minutes
     max_actions_per_key_per_hour: int = Field(3, ge=0, le=1000)  # per failing key, sliding 60 minutes
     block_days: int = Field(7, ge=1, le=90)  # how long an escalation keeps enforcement off a target
-    max_new_incidents_per_source: int = Field(10, ge=1, le=10_000)  # per source address (or VPC endpoint), per 15 minutes
+    max_new_incidents_per_source: int = Field(
+        10, ge=1, le=10_000
+    )  # per source address (or VPC endpoint), per 15 minutes
     max_new_incidents: int = Field(200, ge=1, le=100_000)  # all sources together, per 15 minutes
     breaker_failures: int = Field(3, ge=1, le=100)
     restart_on_key_lifecycle: bool = False

@@ -87,11 +87,11 @@ class Flow:
         """Records on the bus, then ingest -> triage -> act until the queues are empty."""
         self.ingest(records)
         n = self.local.names
-        assert self.drain(n.work_queue, "triage") == (incidents, 0)
-        # Where the pipeline has a bulk lane (incidents none of whose sources is attributed,
-        # deferred there by triage), the same triage function drains it too.
-        delivered, item_failures = self.drain(n.bulk_queue, "triage")
-        assert delivered <= incidents and item_failures == 0
+        # Triage's two lanes: ingest sends keys from outside addresses to the bulk lane, and
+        # triage defers there any incident none of whose sources it can attribute.
+        priority, failed = self.drain(n.work_queue, "triage")
+        bulk, failed_bulk = self.drain(n.bulk_queue, "triage")
+        assert priority <= incidents and bulk <= incidents and failed + failed_bulk == 0
         # act has the same two lanes: the account's own incidents, and those from outside.
         priority, failed = self.drain(n.act_queue, "act")
         bulk, failed_bulk = self.drain(n.act_bulk_queue, "act")

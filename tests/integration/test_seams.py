@@ -68,9 +68,14 @@ def run_credfix(
     stats = pipeline.ingest_poller(ingest.handler).drain()
     assert (stats.delivered, stats.item_failures) == (len(records), 0)
     n = pipeline.names
-    for queue, step in ((n.work_queue, triage), (n.act_queue, act)):
-        stats = pipeline.poller(queue, step.handler, function_name=f"credfix-{step.__name__}").drain()
-        assert (stats.delivered, stats.item_failures) == (1, 0), step.__name__
+    # Each step has two lanes (the account's own incidents, and those from outside addresses):
+    # the incident goes through one of each.
+    for lanes, step in (((n.work_queue, n.bulk_queue), triage), ((n.act_queue, n.act_bulk_queue), act)):
+        delivered = failed = 0
+        for queue in lanes:
+            stats = pipeline.poller(queue, step.handler, function_name=f"credfix-{step.__name__}").drain()
+            delivered, failed = delivered + stats.delivered, failed + stats.item_failures
+        assert (delivered, failed) == (1, 0), step.__name__
     key = records[0]["detail"]["userIdentity"]["accessKeyId"]
     incident = IncidentStore(pipeline.ddb, n.table, reopen_after=pipeline.reopen_after).get(key)
     assert incident is not None

@@ -400,6 +400,7 @@ def act_queue(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _drain(pipeline: LocalPipeline, handler: Any) -> SqsPoller:
+    """Both of triage's lanes (the work queue, then the bulk queue), as one poller's stats."""
     poller = SqsPoller(
         pipeline.sqs,
         pipeline.urls[pipeline.names.work_queue],
@@ -407,6 +408,8 @@ def _drain(pipeline: LocalPipeline, handler: Any) -> SqsPoller:
         function_name="credfix-triage",
         batch_size=10,
     )
+    poller.drain()
+    poller.queue_url = pipeline.urls[pipeline.names.bulk_queue]
     poller.drain()
     return poller
 

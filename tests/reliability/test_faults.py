@@ -224,5 +224,7 @@ def test_an_incident_is_announced_whatever_answer_is_lost(
     # counted again on its redelivery (core/ingest.py: the price of never losing the message).
     resent = 1 if script[0][0] == "SendMessage" else 0
     assert int(items[KEYS[0]]["event_count"]) == 3 + resent
-    opened = [json.loads(m["Body"]) for m in pipeline.queue_messages(pipeline.names.work_queue)]
+    # An outside address: the "opened" message goes to triage's bulk lane.
+    assert pipeline.queue_messages(pipeline.names.work_queue) == []
+    opened = [json.loads(m["Body"]) for m in pipeline.queue_messages(pipeline.names.bulk_queue)]
     assert [m["incident_id"] for m in opened] == [items[KEYS[0]]["incident_id"]]

@@ -190,7 +190,7 @@ class FakeNotifier:
     opened: list[tuple[str, str]] = field(default_factory=list)
     set_aside_records: list[SetAside] = field(default_factory=list)
 
-    def incident_opened(self, access_key_id: str, incident_id: str) -> None:
+    def incident_opened(self, access_key_id: str, incident_id: str, lane: str = "priority") -> None:
         self.opened.append((access_key_id, incident_id))
 
     def set_aside(self, records: list[SetAside]) -> list[str]:

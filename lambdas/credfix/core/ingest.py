@@ -43,11 +43,11 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {code}" if code else type(exc).__name__
 
 
-def _announce(store: Store, notifier: Notifier, key: str, incident_id: str) -> None:
+def _announce(store: Store, notifier: Notifier, key: str, incident_id: str, lane: str = "priority") -> None:
     """Send the "opened" message; if that fails, free the lease so the retried records'
     next delivery announces at once, and fail them (re-raise)."""
     try:
-        notifier.incident_opened(key, incident_id)
+        notifier.incident_opened(key, incident_id, lane)
     except Exception:
         with contextlib.suppress(Exception):
             store.release_announcement(key, incident_id)
@@ -63,7 +63,7 @@ class Store(Protocol):
 
 
 class Notifier(Protocol):
-    def incident_opened(self, access_key_id: str, incident_id: str) -> None: ...
+    def incident_opened(self, access_key_id: str, incident_id: str, lane: str = "priority") -> None: ...
     def set_aside(self, records: list[SetAside]) -> list[str]: ...
     def storm_summary_due(self, window: datetime, at: datetime) -> None: ...
 
@@ -209,7 +209,10 @@ def ingest_batch(
                 result.announce and store.claim_announcement(key, result.incident_id, now)
             )
             if announce:
-                _announce(store, notifier, key, result.incident_id)
+                # Keys from the account's addresses or through an endpoint: triage's priority
+                # lane; anything else its bulk lane, so a storm never queues ahead of them.
+                lane = "bulk" if gate is not None and gate.rank(delta) == 2 else "priority"
+                _announce(store, notifier, key, result.incident_id, lane)
                 if result.outcome == "opened":
                     report.opened.append(result.incident_id)
         except Exception as exc:

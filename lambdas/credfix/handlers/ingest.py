@@ -48,6 +48,7 @@ _queues = Queues(
     work_queue_url=_cfg.work_queue_url,
     dead_letter_url=_cfg.events_dlq_url,
     verify_queue_url=_cfg.verify_queue_url,
+    bulk_queue_url=_cfg.bulk_queue_url,
 )
 _gate = StormGate(StormStore(client("dynamodb"), _cfg.table_name), storm_limits(_cfg))
 # Everything made so far (boto3's service models, pydantic's validators) lives as long as the

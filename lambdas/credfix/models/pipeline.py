@@ -34,3 +34,4 @@ class HandOffState:
     incident_id: str
     status: str
     act_queued_for: str | None  # the incident id whose "triaged" message was sent
+    outside: bool = False  # triage attributed none of its sources: act's bulk lane

@@ -16,10 +16,17 @@ MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 
 class Queues:
     def __init__(
-        self, client: Any, *, work_queue_url: str, dead_letter_url: str, verify_queue_url: str = ""
+        self,
+        client: Any,
+        *,
+        work_queue_url: str,
+        dead_letter_url: str,
+        verify_queue_url: str = "",
+        bulk_queue_url: str = "",
     ) -> None:
         self._sqs = client
         self._work = work_queue_url
+        self._bulk = bulk_queue_url or work_queue_url
         self._dlq = dead_letter_url
         self._verify = verify_queue_url
 
@@ -33,11 +40,14 @@ class Queues:
         self._sqs.send_message(QueueUrl=self._verify, MessageBody=body, DelaySeconds=delay)
 
     @needs("ingest", "sqs:SendMessage", on="work-queue")
-    def incident_opened(self, access_key_id: str, incident_id: str) -> None:
-        body = json.dumps(
-            {"type": "incident-opened", "access_key_id": access_key_id, "incident_id": incident_id}
-        )
-        self._sqs.send_message(QueueUrl=self._work, MessageBody=body)
+    @needs("ingest", "sqs:SendMessage", on="bulk-queue")
+    def incident_opened(self, access_key_id: str, incident_id: str, lane: str = "priority") -> None:
+        """To triage's priority lane (the work queue) or its bulk lane."""
+        message = {"type": "incident-opened", "access_key_id": access_key_id, "incident_id": incident_id}
+        if lane == "bulk":
+            message["lane"] = "bulk"
+        url = self._bulk if lane == "bulk" else self._work
+        self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message))
 
     @needs("ingest", "sqs:SendMessage", on="events-dlq")
     def set_aside(self, records: list[SetAside]) -> list[str]:

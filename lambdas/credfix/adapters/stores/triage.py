@@ -25,7 +25,10 @@ def _state(item: dict[str, Any]) -> HandOffState | None:
     plain = from_item(item)
     queued = plain.get("act_queued_for")
     return HandOffState(
-        str(plain.get("incident_id", "")), str(plain.get("status", "")), queued and str(queued)
+        str(plain.get("incident_id", "")),
+        str(plain.get("status", "")),
+        queued and str(queued),
+        outside=plain.get("origin") == "outside",
     )
 
 
@@ -54,7 +57,7 @@ class TriageStore:
                 Key={"pk": {"S": key_pk(access_key_id)}},
                 UpdateExpression=(
                     "SET #status = :triaged, verdict = :verdict, severity = :severity, triage = :triage, "
-                    "triaged_at = :now REMOVE act_queued_for"
+                    "origin = :origin, triaged_at = :now REMOVE act_queued_for"
                 ),
                 ConditionExpression="incident_id = :id AND #status = :open",
                 ExpressionAttributeNames={"#status": "status"},
@@ -64,6 +67,7 @@ class TriageStore:
                     ":id": {"S": incident_id},
                     ":verdict": {"S": verdict},
                     ":severity": {"S": severity},
+                    ":origin": {"S": str(stage.get("origin") or "unknown")},
                     ":triage": {"S": json.dumps(stage, separators=(",", ":"))},
                     ":now": {"S": iso_z(now)},
                 },
@@ -81,7 +85,7 @@ class TriageStore:
             TableName=self._table,
             Key={"pk": {"S": key_pk(access_key_id)}},
             ConsistentRead=True,
-            ProjectionExpression="incident_id, #status, act_queued_for",
+            ProjectionExpression="incident_id, #status, act_queued_for, origin",
             ExpressionAttributeNames={"#status": "status"},
         )
         return _state(resp.get("Item") or {})

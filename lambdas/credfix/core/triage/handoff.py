@@ -125,14 +125,16 @@ def take_opened_incident(
             now=now,
         )
         if state is None:
-            act.incident_triaged(access_key_id, incident_id, lane)
+            # act's lane follows what triage found: nothing attributed, nothing to change.
+            act_lane = "bulk" if result.incident.origin == "outside" else "priority"
+            act.incident_triaged(access_key_id, incident_id, act_lane)
             writer.mark_act_queued(access_key_id, incident_id, now)
             return Taken("triaged", result.decision.verdict)
     state = state or writer.hand_off_state(access_key_id)
     if state is None or state.incident_id != incident_id:
         return Taken("stale-message")
     if state.status == "triaged" and state.act_queued_for != incident_id:
-        act.incident_triaged(access_key_id, incident_id, lane)
+        act.incident_triaged(access_key_id, incident_id, "bulk" if state.outside else "priority")
         writer.mark_act_queued(access_key_id, incident_id, now)
         return Taken("act-resent")
     return Taken("already-handed-off")
