@@ -85,11 +85,13 @@ def take_opened_incident(
     account the home clients read (from the Lambda's own ARN); used when there is no `route`
     (with a route, the clients may be a member account's, and STS says which).
 
-    Lanes: on the priority lane, an incident none of whose sources can be attributed to the
-    account (a few address lookups, shared with what follows) goes to the `bulk` queue
-    instead of being triaged here, so that the account's own failures never wait behind a
-    storm of outsiders' key IDs; the bulk lane triages it in full. The addresses a triage
-    attributes are remembered (`writer.trust`): ingest never caps new incidents from them.
+    Lanes: ingest sends keys from outside-looking addresses to the bulk lane itself; on the
+    priority lane, an incident none of whose sources can be attributed to the account (a
+    few address lookups, shared with what follows) goes to the `bulk` queue too, instead of
+    being triaged here. So no storm message is ahead of the account's own incidents in the
+    work queue; the bulk lane triages in full. Act's lane follows the result (nothing
+    attributed: act's bulk queue). The addresses a triage attributes are remembered
+    (`writer.trust`): ingest never caps new incidents from them.
 
     The verdict is written only while the item holds this incident, still open; the act
     message is sent after that write and then marked on the item. A crash between write and
