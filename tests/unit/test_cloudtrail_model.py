@@ -36,6 +36,10 @@ def test_sample_record(path: Path) -> None:
         with pytest.raises(Rejected) as info:
             parse_failure(sample["event"])
         assert expect["rejected"] in info.value.reason
+    if expect.get("accepted_when_opted_in"):  # the expired-session codes (include_expired_token)
+        opted_in = CREDENTIAL_ERRORS + TEMPORARY_CREDENTIAL_ERRORS
+        failure = parse_failure(sample["event"], accepted_errors=opted_in)
+        assert failure.error_code in TEMPORARY_CREDENTIAL_ERRORS
 
 
 def test_there_are_samples_of_both_kinds() -> None:
@@ -93,3 +97,43 @@ def test_the_session_issuer_comes_from_the_session_context_or_an_assumed_role_ar
     assert parse_failure(raw).session_issuer == "arn:aws:iam::123456789012:role/deploy"
     identity["sessionContext"] = {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/path/other"}}
     assert parse_failure(raw).session_issuer == "arn:aws:iam::123456789012:role/path/other"
+
+
+def test_new_codes_are_in_the_rule_and_the_expired_session_codes_stay_opt_in() -> None:
+    assert "InvalidSignatureException" in CREDENTIAL_ERRORS
+    assert set(TEMPORARY_CREDENTIAL_ERRORS) == {"ExpiredToken", "ExpiredTokenException"}
+    assert not set(TEMPORARY_CREDENTIAL_ERRORS) & set(CREDENTIAL_ERRORS)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "counted"),
+    [
+        ("Client.AuthFailure", "AWS was not able to validate the provided access credentials", True),
+        ("AuthFailure", "AWS was not able to validate the provided access credentials", True),
+        ("Client.AuthFailure", "Client.AuthFailure", True),  # the message only repeats the code
+        ("AuthFailure", None, True),
+        ("Client.AuthFailure", "Not authorized for images: [ami-x]", False),  # GnatorX-godaddy/cfnd README
+        ("SignatureDoesNotMatch", "The request signature we calculated does not match the signature", True),
+        ("InvalidSignatureException", "Signature not yet current: 20210112T194419Z is still later", False),
+        ("InvalidClientTokenId", "Signature expired: anything", True),  # only signature codes read it
+    ],
+)
+def test_the_error_message_decides_only_where_aws_reuses_the_code(
+    code: str, message: str | None, counted: bool
+) -> None:
+    raw = _load(EVENTS / "sts_get_caller_identity_invalid_token.json")["event"]
+    raw["detail"]["errorCode"] = code
+    raw["detail"]["errorMessage"] = message
+    if counted:
+        assert parse_failure(raw).error_code == code
+    else:
+        with pytest.raises(Rejected) as info:
+            parse_failure(raw)
+        assert info.value.reason.startswith("errorMessage shows a non-credential cause: ")
+
+
+def test_a_bare_insights_record_is_rejected_as_one() -> None:
+    insight = _load(EVENTS / "insights_event_is_not_a_failed_call.json")["event"]["detail"]
+    with pytest.raises(Rejected) as info:
+        parse_failure(insight)
+    assert info.value.reason.startswith("a CloudTrail Insights event")

@@ -126,6 +126,18 @@ def test_a_key_checked_once_does_not_let_its_other_records_skip_the_rules() -> N
     assert deltas[GOOD_KEY].message_ids == ["m0", "m4"]
 
 
+def test_records_whose_error_message_decides_are_each_read_even_for_a_key_checked_once() -> None:
+    def auth_failure(message: str) -> dict[str, Any]:
+        event = cloudtrail_event(GOOD_KEY, error_code="Client.AuthFailure")
+        event["detail"]["errorMessage"] = message
+        return event
+
+    credential = auth_failure("AWS was not able to validate the provided access credentials")
+    permission = auth_failure("Not authorized for images: [ami-x]")
+    deltas = assert_same_as_reference(_records([credential, permission, credential]))
+    assert deltas[GOOD_KEY].message_ids == ["m0", "m2"]
+
+
 def test_caps_keep_the_first_sources_and_issuers_of_the_batch_in_its_order() -> None:
     events = []
     for i in range(MAX_SOURCES_PER_BATCH + 5):

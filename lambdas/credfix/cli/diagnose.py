@@ -27,7 +27,7 @@ from credfix.config import Settings, from_environ
 from credfix.core.aggregate import aggregate
 from credfix.core.triage import TriageFailed, incident_from_delta, triage
 from credfix.keys import redact
-from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, parse_failure
+from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, is_insight, parse_failure
 from credfix.models.incident import REPORT_SCHEMA, Incident
 from credfix.models.observation import Failure
 
@@ -68,7 +68,12 @@ def _read(path: str) -> Any:
 
 
 def _is_record(obj: Any) -> bool:
-    return isinstance(obj, dict) and "detail-type" not in obj and ("eventSource" in obj or "eventName" in obj)
+    return (
+        isinstance(obj, dict)
+        and "detail-type" not in obj
+        and ("eventSource" in obj or "eventName" in obj)
+        and not is_insight(obj)
+    )
 
 
 def wrap_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -99,8 +104,8 @@ def candidate_events(doc: Any) -> list[Any]:
         items = doc["Records"]
     elif isinstance(doc, list):
         items = doc
-    elif isinstance(doc, dict) and ("detail-type" in doc or _is_record(doc)):
-        items = [doc]
+    elif isinstance(doc, dict) and ("detail-type" in doc or _is_record(doc) or is_insight(doc)):
+        items = [doc]  # an Insights record is rejected as one, like any record that is not counted
     else:
         raise BadInput(f"the file is not {SHAPES}")
     return [wrap_record(item) if _is_record(item) else item for item in items]

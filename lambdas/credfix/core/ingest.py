@@ -24,6 +24,7 @@ from credfix.keys import redact
 from credfix.models.cloudtrail import (
     CREDENTIAL_ERRORS,
     DETAIL_TYPE,
+    MESSAGE_DEPENDENT_CODES,
     CloudTrailRecord,
     Rejected,
     classify,
@@ -109,10 +110,12 @@ def group_bodies(
             identity = detail.get("userIdentity")
             key = identity.get("accessKeyId") if identity else None
             code = detail.get("errorCode")
-            # Records like one classify() passed in this batch skip its key-shape regex.
+            # Records like one classify() passed in this batch skip its key-shape regex (not
+            # those whose errorMessage decides: each is read).
             if not (
                 key in checked_keys
                 and code in accepted
+                and code not in MESSAGE_DEPENDENT_CODES
                 and event["detail-type"] == DETAIL_TYPE
                 and event["source"][:4] == "aws."
             ):
@@ -182,8 +185,22 @@ def ingest_batch(
     gate: StormGate | None = None,
 ) -> IngestReport:
     """`gate`: the storm caps on new incidents (none: every new key opens one)."""
-    report = IngestReport()
     groups, set_aside = group_bodies(records, accepted_errors)
+    return count_groups(groups, set_aside, store, notifier, now, gate)
+
+
+def count_groups(
+    groups: Groups,
+    set_aside: list[SetAside],
+    store: Store,
+    notifier: Notifier,
+    now: datetime,
+    gate: StormGate | None = None,
+) -> IngestReport:
+    """Grouped failures, whatever signal saw them (CloudTrail records, a workload's log lines:
+    credfix.core.logs), counted into one incident per key (or workload) through the storm gate;
+    `set_aside` goes to the DLQ with its reasons."""
+    report = IngestReport()
     if set_aside:
         unsent = set(notifier.set_aside(set_aside))
         for item in set_aside:

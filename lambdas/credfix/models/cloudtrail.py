@@ -43,9 +43,37 @@ CREDENTIAL_ERRORS: tuple[str, ...] = (
     "Client.AuthFailure",  # EC2, as some SDKs report it
     "InvalidAccessKeyId",  # S3
     "SignatureDoesNotMatch",  # key ID known, secret wrong: a half-done rollout
+    "InvalidSignatureException",  # the same, as JSON-protocol services (Lambda, DynamoDB, ...) say it
 )
-# Expired STS sessions: routine for SDKs that refresh on failure, so opt-in (config).
-TEMPORARY_CREDENTIAL_ERRORS: tuple[str, ...] = ("ExpiredToken",)
+# Expired STS sessions: routine for SDKs that refresh on failure, so opt-in (config). Query
+# services say ExpiredToken, JSON-protocol services (DynamoDB, Lambda, Kinesis) ExpiredTokenException.
+TEMPORARY_CREDENTIAL_ERRORS: tuple[str, ...] = ("ExpiredToken", "ExpiredTokenException")
+
+# CloudTrail Insights events (unusual call or error rates) look like records but describe no call.
+INSIGHT_DETAIL_TYPE = "AWS Insight via CloudTrail"
+INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
+INSIGHT_REASON = (
+    "a CloudTrail Insights event (an unusual rate of calls or errors), not the record of a failed "
+    "call: credfix counts failed calls"
+)
+
+# Codes whose errorMessage says whether the credential is the cause (docs/detection.md):
+# EC2 answers AuthFailure for permissions too ("Not authorized for images: [ami-…]"), and a
+# signature outside AWS's time window is clock skew, not a wrong secret.
+AUTH_FAILURE_CODES = frozenset({"AuthFailure", "Client.AuthFailure"})
+SIGNATURE_CODES = frozenset({"SignatureDoesNotMatch", "InvalidSignatureException"})
+MESSAGE_DEPENDENT_CODES = AUTH_FAILURE_CODES | SIGNATURE_CODES
+CREDENTIAL_AUTH_FAILURE = "not able to validate the provided access credentials"
+CLOCK_SKEW = ("Signature expired:", "Signature not yet current:")
+NOT_THE_CREDENTIAL = "errorMessage shows a non-credential cause: "
+PERMISSION_AUTH_FAILURE = (
+    NOT_THE_CREDENTIAL + "EC2 answered AuthFailure for a permission or resource, not for the credential (it "
+    "says 'AWS was not able to validate the provided access credentials' when the credential is the cause)"
+)
+CLOCK_SKEW_REASON = (
+    NOT_THE_CREDENTIAL + "the request was signed outside AWS's time window (clock skew), not with a wrong "
+    "key or secret"
+)
 
 MAX_TEXT = 1024  # CloudTrail cuts userAgent at 1 KB; nothing longer is kept from any field
 
@@ -184,7 +212,26 @@ def _clip_raw(raw: dict[str, Any]) -> dict[str, Any]:
     return _nested(raw, "detail", detail)
 
 
+def non_credential_cause(error_code: str | None, message: str | None) -> str | None:
+    """Why an accepted code's errorMessage shows the credential is not the cause, or None (a
+    missing message, or one that only repeats the code, tells nothing: the code stands)."""
+    if not message or message == error_code or error_code not in MESSAGE_DEPENDENT_CODES:
+        return None
+    if error_code in AUTH_FAILURE_CODES:
+        return None if CREDENTIAL_AUTH_FAILURE in message else PERMISSION_AUTH_FAILURE
+    return CLOCK_SKEW_REASON if message.startswith(CLOCK_SKEW) else None
+
+
+def is_insight(raw: Any) -> bool:
+    """A CloudTrail Insights event, as EventBridge delivers it or as a trail's log file holds it."""
+    if not isinstance(raw, dict):
+        return False
+    return raw.get("detail-type") == INSIGHT_DETAIL_TYPE or raw.get("eventType") == INSIGHT_EVENT_TYPE
+
+
 def _not_cloudtrail(detail_type: Any, source: Any) -> str | None:
+    if detail_type == INSIGHT_DETAIL_TYPE:
+        return INSIGHT_REASON
     if detail_type != DETAIL_TYPE:
         return f"detail-type is not {DETAIL_TYPE!r}"
     # Only AWS can put `aws.*` sources on a bus; anything else is not a CloudTrail record.
@@ -194,10 +241,16 @@ def _not_cloudtrail(detail_type: Any, source: Any) -> str | None:
 
 
 def _not_counted(
-    error_code: str | None, access_key_id: str | None, accepted_errors: Container[str]
+    error_code: str | None,
+    access_key_id: str | None,
+    accepted_errors: Container[str],
+    error_message: str | None = None,
 ) -> str | None:
     if error_code not in accepted_errors:
         return f"errorCode {str(error_code)[:64]!r} is not a credential failure"
+    cause = non_credential_cause(error_code, error_message)
+    if cause:
+        return cause
     if not access_key_id:
         return "no userIdentity.accessKeyId: the failing credential cannot be identified"
     if not is_access_key_id(access_key_id):
@@ -213,7 +266,10 @@ def classify(record: CloudTrailRecord, accepted_errors: Container[str] = CREDENT
     detail = record["detail"]
     identity = detail.get("userIdentity")
     return _not_counted(
-        detail.get("errorCode"), identity.get("accessKeyId") if identity else None, accepted_errors
+        detail.get("errorCode"),
+        identity.get("accessKeyId") if identity else None,
+        accepted_errors,
+        detail.get("errorMessage"),
     )
 
 
@@ -227,6 +283,8 @@ def _checked_raw(raw: Any) -> dict[str, Any]:
     """What both parses check before validating: an object, from CloudTrail (clipped copy)."""
     if not isinstance(raw, dict):
         raise Rejected(f"not a JSON object ({type(raw).__name__})")
+    if is_insight(raw):
+        raise Rejected(INSIGHT_REASON)
     reason = _not_cloudtrail(raw.get("detail-type"), raw.get("source"))
     if reason:
         raise Rejected(reason)
