@@ -75,6 +75,31 @@ class AlertSubscriptions(_Strict):
         return value
 
 
+LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
+
+
+class LogSignal(_Strict):
+    """Opt-in: the workloads' own logs as a signal (docs/detection.md). An account-level
+    subscription filter policy in every covered account and region sends the lines that look
+    like credential failures to credfix; its own log groups and `exclude_log_groups` never."""
+
+    enabled: bool = False
+    exclude_log_groups: list[str] = Field(default_factory=list)
+
+    @field_validator("exclude_log_groups", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _list(value)
+
+    @field_validator("exclude_log_groups")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not LOG_GROUP.match(v)]
+        if bad:
+            raise ValueError(f"not log group names: {bad}")
+        return sorted(set(value))
+
+
 class Organization(_Strict):
     enabled: bool = False
     organization_id: str = ""  # o-xxxxxxxxxx: the central bus and member roles are restricted to it
@@ -113,6 +138,7 @@ class CredfixConfig(_Strict):
     scan_limit: int = Field(200, ge=10, le=5000)
     kill_switch_parameter: str = "/credfix/kill-switch"
     create_trail: bool = False  # for accounts that have no multi-region trail yet
+    log_signal: LogSignal = Field(default_factory=LogSignal)  # the workloads' own logs (opt-in)
     org: Organization = Field(default_factory=Organization)
     powertools_layer_arn: str = ""  # override the published Powertools layer (e.g. GovCloud, China)
 
@@ -169,7 +195,10 @@ FIELDS = tuple(CredfixConfig.model_fields)
 def load(get_context: Callable[[str], Any]) -> CredfixConfig:
     """Read every known key from the CDK context and validate them together."""
     raw = {name: get_context(name) for name in FIELDS}
-    raw = {k: (json.loads(v) if k in ("alerts", "org") and isinstance(v, str) else v) for k, v in raw.items()}
+    raw = {
+        k: (json.loads(v) if k in ("alerts", "org", "log_signal") and isinstance(v, str) else v)
+        for k, v in raw.items()
+    }
     try:
         return CredfixConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:

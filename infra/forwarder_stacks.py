@@ -25,8 +25,10 @@ from credfix.permissions import Role
 from credfix.registry import policy_for
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
+from infra.functions import CredfixFunctions
+from infra.logs import account_policy, forward_relayed, intake_dead_letter_target
 from infra.nag import acknowledge
-from infra.policy import statements_for, wildcard_acknowledgements
+from infra.policy import Scope, statements_for, wildcard_acknowledgements
 from infra.scopes import workload_scopes
 
 # Resource kinds that exist only in the home account: never granted by a member role.
@@ -69,12 +71,28 @@ class _Forwarder(Stack):
             error_codes=error_codes,
             description="credfix: forward CloudTrail credential failures to the home bus",
         )
-        rule.add_target(
-            targets.EventBus(
-                events.EventBus.from_event_bus_arn(self, "HomeBus", target_bus_arn),
-                dead_letter_queue=failed,
-            )
+        home_bus = events.EventBus.from_event_bus_arn(self, "HomeBus", target_bus_arn)
+        rule.add_target(targets.EventBus(home_bus, dead_letter_queue=failed))
+        if config.log_signal.enabled:
+            self._relay(config, home_bus, failed)
+
+    def _relay(self, config: CredfixConfig, home_bus: events.IEventBus, failed: sqs.Queue) -> None:
+        """Opt-in: this account and region's runtime-log lines, relayed home (infra/logs.py)."""
+        functions = CredfixFunctions(self, "Functions", key=None, layer_arn=config.powertools_layer_arn)
+        bus = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default"
+        relay = functions.function(
+            "relay",
+            scopes={"log-relay-bus": [Scope([bus])]},
+            environment={"CREDFIX_INCLUDE_EXPIRED_TOKEN": str(config.include_expired_token).lower()},
+            timeout=Duration.seconds(60),
+            memory_size=128,
+            reserved_concurrency=2,
         )
+        intake_dead_letter_target(relay, failed)
+        account_policy(
+            self, "LogSignalPolicy", destination=relay, config=config, own_groups=functions.log_groups
+        )
+        forward_relayed(self, home_bus, failed)
 
 
 class ForwarderStack(_Forwarder):

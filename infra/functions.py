@@ -27,9 +27,12 @@ POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{
 
 
 class CredfixFunctions(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, layer_arn: str = "") -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey | None, layer_arn: str = ""
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.key = key
+        self.key = key  # None where nothing of credfix's is encrypted (a log relay's stack)
+        self.log_groups: list[logs.LogGroup] = []  # every function's own: no log signal reads them
         self.code = lambda_.Code.from_asset(
             str(LAMBDAS_DIR),
             exclude=["**/__pycache__", "**/*.pyc", "*.egg-info", "credfix/preflight/**", "credfix/cli/**"],
@@ -57,6 +60,7 @@ class CredfixFunctions(Construct):
         log_group = logs.LogGroup(
             scope, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )
+        self.log_groups.append(log_group)
         role = iam.Role(
             scope,
             "Role",
@@ -71,13 +75,14 @@ class CredfixFunctions(Construct):
                 resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:log-stream:*"],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseCredfixKey",  # queues, topic and table are encrypted with credfix's own key
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[self.key.key_arn],
+        if self.key is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseCredfixKey",  # queues, topic and table are encrypted with credfix's own key
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[self.key.key_arn],
+                )
             )
-        )
         kinds = set(policy_for(role_name)) - exclude_kinds
         for statement in statements_for(role_name, scopes, only=kinds):
             role.add_to_policy(statement)

@@ -26,6 +26,7 @@ from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.forwarder_stacks import home_role_name
 from infra.functions import CredfixFunctions
+from infra.logs import HomeLogSignal, account_policy, intake_dead_letter_target, relay_rule
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.policy import Scope
@@ -154,11 +155,14 @@ class HomeStack(Stack):
             )
         )
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
+        self.log_signal = self._log_signal() if config.log_signal.enabled else None
+        log_signal = self.log_signal
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             topic=self.ops_topic,
-            functions={"ingest": self.ingest, "triage": self.triage, "act": self.act, "verify": self.verify},
+            functions={"ingest": self.ingest, "triage": self.triage, "act": self.act, "verify": self.verify}
+            | ({"logs": log_signal.intake} if log_signal else {}),
             dead_letter_queues={
                 "events": self.events_dlq,
                 "work": self.work_dlq,
@@ -166,7 +170,8 @@ class HomeStack(Stack):
                 "act": self.act_dlq,
                 "act-bulk": self.act_bulk_dlq,
                 "verify": self.verify_dlq,
-            },
+            }
+            | (log_signal.dead_letter_queues if log_signal else {}),
         )
         CfnOutput(self, "AlertsTopicArn", value=self.alerts_topic.topic_arn)
         CfnOutput(self, "IncidentsTableName", value=self.table.table_name)
@@ -247,6 +252,41 @@ class HomeStack(Stack):
             )
         )
         return fn
+
+    def _log_signal(self) -> HomeLogSignal:
+        """Opt-in: the workloads' own logs (infra/logs.py). Made after every other function, so
+        that the account policy excludes all of credfix's own log groups."""
+        direct_dlq = self._queue("LogsDlq", retention=Duration.days(14))
+        relayed_dlq = self._queue("LogEventsDlq", retention=Duration.days(14))
+        queue = self._queue(
+            "LogEventsQueue",
+            visibility_timeout=Duration.seconds(INGEST_TIMEOUT.to_seconds() * 6),
+            dlq=relayed_dlq,
+        )
+        intake = self.functions.function(
+            "logs",
+            scopes=self.scopes(),
+            environment=self.lambda_environment(),
+            timeout=INGEST_TIMEOUT,
+            memory_size=MEMORY_MB["ingest"],
+            reserved_concurrency=5,
+        )
+        intake.add_event_source(
+            sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2)
+        )
+        intake_dead_letter_target(intake, direct_dlq)
+        target = targets.SqsQueue(queue, dead_letter_queue=relayed_dlq, retry_attempts=10)
+        relay_rule(self, "RelayedLogLines").add_target(target)
+        if self.central_bus is not None:
+            relay_rule(self, "OrganisationRelayedLogLines", self.central_bus).add_target(target)
+        account_policy(
+            self,
+            "LogSignalPolicy",
+            destination=intake,
+            config=self.config,
+            own_groups=self.functions.log_groups,
+        )
+        return HomeLogSignal(intake, queue, {"logs": direct_dlq, "log-events": relayed_dlq})
 
     def _step(
         self, role: Any, queue: sqs.Queue, *, memory_size: int, reserved_concurrency: int | None = None

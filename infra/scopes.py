@@ -70,6 +70,13 @@ def workload_scopes(config: CredfixConfig) -> dict[str, list[Scope]]:
                 why="Reading the opt-out tag of a task, its service and its cluster.",
             )
         ],
+        "codebuild-projects": [
+            Scope(
+                [arn("codebuild", "project/*")],
+                why="Read-only: the project (and its builds) whose log group /aws/codebuild/NAME showed "
+                "a credential failure, whichever project it is.",
+            )
+        ],
         "lambda-functions": [
             Scope(
                 [arn("lambda", "function:*")],

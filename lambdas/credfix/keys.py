@@ -37,6 +37,25 @@ def redact(access_key_id: str | None) -> str:
     return f"{access_key_id[:4]}…{access_key_id[-4:]}"
 
 
+# An incident's subject: what it is keyed by. Usually the failing access key ID; for failures
+# seen only in a workload's own logs, whose lines name no usable key ID, the workload
+# (`workload#<ARN>`, credfix.models.logs): the incidents table's pk is then the subject itself.
+WORKLOAD_SUBJECT = "workload#"
+
+
+def workload_subject(workload_key: str) -> str:
+    return f"{WORKLOAD_SUBJECT}{workload_key}"
+
+
+def is_workload_subject(subject: str) -> bool:
+    return subject.startswith(WORKLOAD_SUBJECT)
+
+
+def subject_label(subject: str) -> str:
+    """A subject for logs and messages: a redacted key ID, or the workload it names."""
+    return subject if is_workload_subject(subject) else redact(subject)
+
+
 def find_key_ids(text: str) -> list[str]:
     """Key IDs that appear in free text (a secret stored as plain text, a log line)."""
     return _KEY_ID_IN_TEXT.findall(text)

@@ -1,10 +1,12 @@
 """`credfix diagnose --event FILE`: triage failure records read-only, without the pipeline.
 
 FILE (or `-` for stdin) is one CloudTrail record, one EventBridge event, a JSON list of
-either, or a CloudTrail log file (`{"Records": [...]}`, gzip-compressed as CloudTrail
-delivers it, or not). Records are aggregated per key as ingest does; each key is triaged
-against whatever AWS the standard environment points at. Exit codes: 0 report printed;
-1 AWS failed in a way that prevents a verdict; 2 bad input.
+either, a CloudTrail log file (`{"Records": [...]}`, gzip-compressed as CloudTrail
+delivers it, or not), or a CloudWatch Logs subscription payload of a workload's log lines
+(as Lambda receives it, `{"awslogs": {"data": ...}}`, or decoded; a list of them too).
+Records and lines are aggregated per key (or workload) as ingest does; each is triaged
+against whatever AWS the standard environment points at (a payload's region: its default).
+Exit codes: 0 report printed; 1 AWS failed in a way that prevents a verdict; 2 bad input.
 """
 
 from __future__ import annotations
@@ -25,13 +27,18 @@ from credfix.adapters.aws import ClientFactory
 from credfix.adapters.cli_clients import environment_clients
 from credfix.config import Settings, from_environ
 from credfix.core.aggregate import aggregate
-from credfix.core.triage import TriageFailed, incident_from_delta, triage
-from credfix.keys import redact
+from credfix.core.logs import LogLines, read_lines
+from credfix.core.triage import TriageFailed, incident_from_delta, triage_any
+from credfix.keys import subject_label
 from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, is_insight, parse_failure
 from credfix.models.incident import REPORT_SCHEMA, Incident
-from credfix.models.observation import Failure
+from credfix.models.logs import is_payload, read_payload
+from credfix.models.observation import Failure, KeyDelta
 
-SHAPES = "a CloudTrail record, an EventBridge event, a JSON list of either, or a CloudTrail log file"
+SHAPES = (
+    "a CloudTrail record, an EventBridge event, a JSON list of either, a CloudTrail log file, or a "
+    "CloudWatch Logs subscription payload"
+)
 
 
 class BadInput(Exception):
@@ -120,25 +127,39 @@ def diagnose_incidents(
 ) -> tuple[list[Incident], Counter[str]]:
     """`credfix diagnose`'s steps (its input loading, ingest's aggregation, triage), returning
     the triaged incidents and the rejected-record reasons instead of printing them."""
-    candidates = candidate_events(_read(path))
-    failures: list[Failure] = []
+    doc = _read(path)
     rejected: Counter[str] = Counter()
-    for n, raw in enumerate(candidates):
-        try:
-            failures.append(parse_failure(raw, ref=str(n), accepted_errors=settings.accepted_errors))
-        except Rejected as why:
-            rejected[why.reason] += 1
+    deltas: dict[str, KeyDelta]
+    payloads = doc if isinstance(doc, list) and doc and all(is_payload(d) for d in doc) else [doc]
+    if all(is_payload(d) for d in payloads):  # a workload's log lines
+        lines = LogLines()
+        region = str(client_for("sts", None).meta.region_name)
+        for raw in payloads:
+            try:
+                read_lines(read_payload(raw), region, settings.accepted_errors, lines)
+            except Rejected as why:
+                lines.ignored[why.reason] += 1
+        deltas, rejected = lines.groups.deltas(), lines.ignored
+    else:
+        failures: list[Failure] = []
+        for n, raw in enumerate(candidate_events(doc)):
+            try:
+                failures.append(parse_failure(raw, ref=str(n), accepted_errors=settings.accepted_errors))
+            except Rejected as why:
+                rejected[why.reason] += 1
+        deltas = aggregate(failures)
     now = datetime.now(UTC)
     incidents: list[Incident] = []
-    for key, delta in aggregate(failures).items():
+    for key, delta in deltas.items():
         assert delta.first_seen
+        tail = "".join(c for c in key if c.isalnum())[-4:]
         incident = incident_from_delta(
-            delta, now, incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{key[-4:]}"
+            delta, now, incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{tail}"
         )
         try:
-            incidents.append(triage(incident, client_for, settings).incident)
+            incidents.append(triage_any(incident, client_for, settings).incident)
         except TriageFailed as exc:
-            raise DiagnoseFailed(f"cannot triage {redact(key)}: AWS call failed: {exc}") from exc
+            raise DiagnoseFailed(f"cannot triage {subject_label(key)}: AWS call failed: {exc}") from exc
     return incidents, rejected
 
 

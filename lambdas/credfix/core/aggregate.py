@@ -29,6 +29,8 @@ class Groups:
 
     signatures: dict[Signature, tuple[list[datetime], list[str]]] = field(default_factory=dict)
     key_ids: dict[str, list[str]] = field(default_factory=dict)
+    # Workload subjects (runtime logs) -> the masked key ID their lines showed, if any.
+    known_keys: dict[str, str] = field(default_factory=dict)
 
     def add(self, failure: Failure) -> None:
         # ingest's hot loop (core/ingest.py, group_bodies) does the same inline
@@ -44,12 +46,14 @@ class Groups:
         the first MAX_SOURCES_PER_BATCH distinct sources are kept (the rest only counted), and
         the first MAX_SESSION_ISSUERS session issuers."""
         deltas: dict[str, KeyDelta] = {}
-        names: dict[tuple[str | None, str | None, str | None], str] = {}  # each hashed once per batch
+        names: dict[tuple[str | None, str | None, str | None, str | None], str] = {}  # hashed once per batch
         for sig, (times, _) in self.signatures.items():
-            key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, _ = sig
+            key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, log = sig
             delta = deltas.get(key)
             if delta is None:
-                delta = deltas[key] = KeyDelta(key, message_ids=self.key_ids[key])
+                delta = deltas[key] = KeyDelta(
+                    key, message_ids=self.key_ids[key], known_key=self.known_keys.get(key)
+                )
             count, first, last = len(times), min(times), max(times)
             delta.count += count
             if delta.first_seen is None or first < delta.first_seen:
@@ -63,16 +67,16 @@ class Groups:
             delta.accounts.add(account)
             if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
                 delta.session_issuers.add(issuer)
-            origin = (ip, user_agent, endpoint)
+            origin = (ip, user_agent, endpoint, log)
             name = names.get(origin)
             if name is None:
-                name = names[origin] = source_hash(ip, user_agent, endpoint)
+                name = names[origin] = source_hash(ip, user_agent, endpoint, log)
             source = delta.sources.get(name)
             if source is None:
                 if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
                     delta.sources_dropped += count
                     continue
-                source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint)
+                source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint, log=log)
             source.count += count
             if source.last_seen is None or last > source.last_seen:
                 source.last_seen = last

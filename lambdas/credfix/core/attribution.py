@@ -15,6 +15,12 @@ endpoint CloudTrail names for a private address, is the only field that attribut
   auto-assigned public IPv4, an interface's IPv6 address): that address's VPC only ("vpc");
 - any other address, a service name or nothing: no attribution ("none").
 
+One other source attributes by construction: a workload's own log line (credfix.core.logs).
+Its runtime wrote it into a log group of the account, and only principals of the account can
+write there, so the line is the account's, and the workload its group and stream name wrote
+it (scope "workload", `runtime_log`). What the line *says* (the error, a key ID it prints) is
+still the workload's text: it names the workload, not more.
+
 An action may run only when at least one source is attributed and every attributed source
 supports its target: a "workload" source supports the workloads holding its address and their
 parents (task -> service, instance -> Auto Scaling group); a "vpc" source supports workloads
@@ -55,6 +61,8 @@ def address_kind(ip: str | None) -> str:
 
 
 def describe_source(a: SourceAttribution) -> str:
+    if a.log and not a.ip:
+        return f"log stream {a.log}"
     where = a.ip or "(no address)"
     return f"{where} via {a.vpc_endpoint_id}" if a.vpc_endpoint_id else where
 
@@ -92,6 +100,32 @@ def not_ours(ip: str, account: str, regions: Sequence[str]) -> SourceAttribution
 
 def not_an_address(ip: str | None) -> SourceAttribution:
     return none(ip, None, f"{ip or 'no source address'} is not an IP address: it attributes nothing")
+
+
+def runtime_log(
+    log: str, account: str, region: str | None, holders: Sequence[str], named: str
+) -> SourceAttribution:
+    """A runtime-log source (`GROUP:STREAM`): written by `named` into a log group of `account`,
+    attributed to the workloads found holding that name (`holders`); nothing to act on when
+    none is found (the line is still the account's, but names no workload credfix can locate)."""
+    group, _, stream = log.partition(":")
+    where = f"log group {group} (stream {stream}) of account {account}"
+    if not holders:
+        return SourceAttribution(
+            scope="none",
+            account=account,
+            region=region,
+            log=log,
+            why=f"written into {where}, but no running workload matches {named}: nothing to act on",
+        )
+    return SourceAttribution(
+        scope="workload",
+        account=account,
+        region=region,
+        holders=list(holders),
+        log=log,
+        why=f"written by {named}'s own runtime into {where}: attributed by construction",
+    )
 
 
 def origin(attribution: Sequence[SourceAttribution]) -> Origin:

@@ -30,6 +30,7 @@ from credfix.models.storm import (
     StormLimits,
     StormRecord,
     StormSummary,
+    log_budget,
     window_of,
 )
 
@@ -64,15 +65,19 @@ def _sources(delta: KeyDelta) -> list[tuple[str, str | None]]:
 def budget_source(delta: KeyDelta) -> str:
     """Whose budget a new key spends: the VPC endpoint its private address came through (one
     budget for a whole VPC behind one endpoint, the caller's or the account's), else the
-    address of its first source."""
+    address of its first source; a runtime-log source (no address) spends its log group's."""
     first = next(iter(delta.sources.values()), None)
     if first is None:
         return NO_ADDRESS
+    if first.log and not first.ip:
+        return log_budget(first.log)
     return first.vpc_endpoint_id or first.ip or NO_ADDRESS
 
 
 def through_an_endpoint(delta: KeyDelta) -> bool:
-    return any(s.vpc_endpoint_id for s in delta.sources.values())
+    """Through the account's side of the network, as far as ingest can tell: a VPC endpoint, or
+    a workload's own log group (written inside the account: docs/threat-model.md)."""
+    return any(s.vpc_endpoint_id or s.log for s in delta.sources.values())
 
 
 class StormGate:

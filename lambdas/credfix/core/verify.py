@@ -32,8 +32,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from credfix.core.alerts.sanitise import sanitise
 from credfix.core.attribution import holder_family
-from credfix.keys import is_access_key_id
+from credfix.keys import is_access_key_id, is_workload_subject
 from credfix.models.incident import Incident, Severity, SourceAttribution
+from credfix.models.logs import split_log_source, workload_of
 from credfix.models.verification import SourceActivity, StoredIncident, Written
 from credfix.timefmt import iso_z
 
@@ -48,7 +49,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["verify"]
-    access_key_id: str
+    access_key_id: str  # the incident's subject: its key ID, or `workload#<ARN>` (runtime logs)
     incident_id: str = Field(min_length=1, max_length=200)
     action_at: AwareDatetime
     # Failures this long after the action are still tolerated (e.g. an ECS rolling restart
@@ -59,8 +60,8 @@ class VerifyRequest(BaseModel):
     @field_validator("access_key_id")
     @classmethod
     def _key_shape(cls, value: str) -> str:
-        if not is_access_key_id(value):
-            raise ValueError("access_key_id does not have the shape of an access key ID")
+        if not (is_access_key_id(value) or (is_workload_subject(value) and len(value) <= 2048)):
+            raise ValueError("access_key_id is neither an access key ID nor a workload subject")
         return value
 
 
@@ -110,13 +111,29 @@ def attribution_of(source: SourceActivity, incident: Incident) -> SourceAttribut
     account's (a restarted task comes back with a new private IP, through the same endpoint).
     None when triage never attributed anything like it."""
     attributed = [a for a in incident.attribution if a.scope != "none"]
+    if source.log:  # runtime logs: the same workload's lines (a restarted task writes a new stream)
+        for a in attributed:
+            if a.log and same_log_workload(a.log, source.log, incident):
+                return a if a.log == source.log else a.model_copy(update={"log": source.log})
+        return None
     for a in attributed:
+        if a.log:
+            continue
         if a.ip == source.ip and a.vpc_endpoint_id == source.vpc_endpoint_id:
             return a
     for a in attributed:
         if source.vpc_endpoint_id and a.vpc_endpoint_id == source.vpc_endpoint_id:
             return a.model_copy(update={"ip": source.ip, "scope": "vpc", "holders": []})
     return None
+
+
+def same_log_workload(attributed: str, late: str, incident: Incident) -> bool:
+    """Whether a late failure's log stream names the workload an attributed stream named (the
+    key of credfix.models.logs: a restarted ECS task writes a new stream of the same service)."""
+    region = incident.regions[0] if incident.regions else ""
+    account = incident.accounts[0] if incident.accounts else ""
+    before = workload_of(*split_log_source(attributed), region, account)
+    return before.key == workload_of(*split_log_source(late), region, account).key
 
 
 def _attributed_to(a: SourceAttribution, target: str, incident: Incident) -> bool:
@@ -235,15 +252,13 @@ def _finish(
         return VerifyResult("duplicate", incident.incident_id, "already verified and alerted", blocked)
     if incident.status == "escalated":
         for target in blocked:  # idempotent: a crash between writes left no gap
-            store.block_target(
-                target, incident.incident_id, incident.access_key_id, detail, now, now + block_for
-            )
+            store.block_target(target, incident.incident_id, incident.subject, detail, now, now + block_for)
         alerter.incident_escalated(incident)
         outcome: Outcome = "escalated"
     else:
         alerter.incident_resolved(incident)
         outcome = "verified"
-    store.mark_alerted(incident.access_key_id, incident.incident_id, now)
+    store.mark_alerted(incident.subject, incident.incident_id, now)
     note = "alert re-sent after an interrupted run" if redelivered else detail
     return VerifyResult(outcome, incident.incident_id, note, blocked, alerted=True)
 
@@ -276,10 +291,10 @@ def verify(
     # redelivery finds the incident still "acted" and decides again.
     for target in decision.block_targets:
         until = now + block_for
-        store.block_target(target, incident.incident_id, incident.access_key_id, decision.detail, now, until)
+        store.block_target(target, incident.incident_id, incident.subject, decision.detail, now, until)
     status = "resolved" if decision.outcome == "verified" else "escalated"
     written = store.record_outcome(
-        incident.access_key_id,
+        incident.subject,
         incident.incident_id,
         status,
         now if status == "resolved" else None,

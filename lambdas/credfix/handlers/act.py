@@ -28,7 +28,7 @@ from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
 from credfix.core.remediate.guardrails import BREAKER_OPEN
 from credfix.core.storm import StormFolder, storm_limits
-from credfix.keys import redact
+from credfix.keys import subject_label
 from credfix.metrics import count_by
 
 logger = Logger(service="credfix-act")
@@ -90,7 +90,7 @@ def record_handler(record: SQSRecord) -> None:
         "incident acted on",
         extra={
             "incident_id": outcome.incident_id,
-            "access_key": redact(message.access_key_id),
+            "access_key": subject_label(message.access_key_id),
             "actions": [f"{a.status} {a.type}" for a in outcome.actions],
             "followed_up": outcome.followed_up_now,
             "note": outcome.note,

@@ -21,7 +21,7 @@ from credfix.adapters.stores.triage import TriageStore
 from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
-from credfix.keys import redact
+from credfix.keys import subject_label
 from credfix.metrics import count_by
 from credfix.models.iam import CallerIdentity
 
@@ -76,7 +76,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     logger.info(
         "incident taken",
         extra={
-            "access_key": redact(message.access_key_id),
+            "access_key": subject_label(message.access_key_id),
             "incident_id": message.incident_id,
             "outcome": taken.outcome,
             "lane": message.lane,

@@ -22,7 +22,7 @@ from credfix.config import settings
 from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.storm import StormSummaryDue, storm_limits, summarise
 from credfix.core.verify import VerifyRequest, verify
-from credfix.keys import redact
+from credfix.keys import subject_label
 
 # Metric per outcome, no outcome dimension (namespace credfix, service=verify).
 METRIC_OF_OUTCOME = {"verified": "VerificationVerified", "escalated": "VerificationEscalated"}
@@ -63,7 +63,7 @@ def record_handler(record: SQSRecord) -> str:
         extra={
             "outcome": result.outcome,
             "incident_id": result.incident_id,
-            "key": redact(request.access_key_id),
+            "key": subject_label(request.access_key_id),
             "detail": result.detail,
             "blocked_targets": list(result.blocked_targets),
         },

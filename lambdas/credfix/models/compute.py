@@ -1,5 +1,5 @@
-"""EC2 and Lambda facts workload location reasons about: network interfaces, Elastic IPs,
-NAT gateways, VPC endpoints, instances and functions."""
+"""EC2, Lambda and CodeBuild facts workload location reasons about: network interfaces,
+Elastic IPs, NAT gateways, VPC endpoints, instances, functions, projects and builds."""
 
 from __future__ import annotations
 
@@ -70,3 +70,27 @@ class Function:
     vpc_id: str | None
     subnet_ids: frozenset[str]
     security_group_ids: frozenset[str]
+    # (variable, key ID) for environment variables holding an access key ID (a key ID is not a
+    # secret; no other value is kept). Lambda reserves AWS_ACCESS_KEY_ID itself, so such keys
+    # sit under other names and the code passes them to its clients.
+    static_keys: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeBuildProject:
+    arn: str
+    name: str
+    service_role: str | None
+    # (variable, key ID) of plaintext variables holding an access key ID; secret references
+    # (SECRETS_MANAGER variables: the secret's ID, ARN or name, without JSON key or version).
+    static_keys: tuple[tuple[str, str], ...] = ()
+    secret_refs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeBuildBuild:
+    id: str  # project:uuid
+    arn: str
+    project: str
+    started_at: datetime | None
+    status: str | None

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from credfix.keys import WORKLOAD_SUBJECT
+
 SCHEMA = "credfix.incident/v1"
 REPORT_SCHEMA = "credfix.report/v1"
 
@@ -100,6 +102,7 @@ class Source(_Doc):
     vpc_endpoint_id: str | None = None  # the endpoint CloudTrail names for a private source address
     count: int = 0
     last_seen: datetime | None = None  # event time of this source's newest failure
+    log: str | None = None  # runtime logs: `GROUP:STREAM` the failing lines were written to (no address)
 
 
 class SourceAttribution(_Doc):
@@ -115,12 +118,20 @@ class SourceAttribution(_Doc):
     vpc_id: str | None = None
     holders: list[str] = Field(default_factory=list)  # workload ids holding the address ("workload")
     why: str = ""  # one sentence for people
+    log: str | None = None  # a runtime-log source (`GROUP:STREAM`): attributed by construction
 
 
 class Incident(_Doc):
+    """One incident per subject: a failing access key ID (item pk `key#<key ID>`), or, for
+    failures only a workload's own logs show with no usable key ID, the workload (pk
+    `workload#<workload_key>`; `access_key_id` then holds what is known of the key: empty, a
+    masked `AKIA…WXYZ` from the lines, or the key triage derived from the workload's
+    configured credentials). Readers that key on the item use `subject`."""
+
     schema_: Literal["credfix.incident/v1"] = Field("credfix.incident/v1", alias="schema")
     incident_id: str
     access_key_id: str
+    workload_key: str | None = None  # the workload ARN a runtime-log incident is keyed by
     status: IncidentStatus = "open"
     key_status: KeyStatus | None = None
     owner_account: str | None = None
@@ -144,6 +155,11 @@ class Incident(_Doc):
     origin: Origin | None = None  # where the failing requests came from, from `attribution`
     timeline: list[TimelineEntry] = Field(default_factory=list)
     verification: Verification | None = None
+
+    @property
+    def subject(self) -> str:
+        """What the incident is keyed by: the pipeline's messages and every store use it."""
+        return f"{WORKLOAD_SUBJECT}{self.workload_key}" if self.workload_key else self.access_key_id
 
     def document(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)

@@ -46,11 +46,14 @@ def signature(failure: Failure) -> Signature:
     return failure[:SIGNATURE_FIELDS]  # type: ignore[return-value]
 
 
-def source_hash(ip: str | None, user_agent: str | None, vpc_endpoint_id: str | None = None) -> str:
-    """A short stable name for a (source IP, user agent, VPC endpoint) source, usable as a map
-    key (sources without an endpoint keep the name they always had)."""
+def source_hash(
+    ip: str | None, user_agent: str | None, vpc_endpoint_id: str | None = None, log: str | None = None
+) -> str:
+    """A short stable name for a (source IP, user agent, VPC endpoint, log stream) source, usable
+    as a map key (sources without an endpoint or a log stream keep the name they always had)."""
     endpoint = f"\x00{vpc_endpoint_id}" if vpc_endpoint_id else ""
-    return "s" + hashlib.sha256(f"{ip}\x00{user_agent}{endpoint}".encode()).hexdigest()[:12]
+    stream = f"\x00log\x00{log}" if log else ""
+    return "s" + hashlib.sha256(f"{ip}\x00{user_agent}{endpoint}{stream}".encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -60,11 +63,13 @@ class SourceDelta:
     vpc_endpoint_id: str | None = None
     count: int = 0
     last_seen: datetime | None = None
+    log: str | None = None  # runtime logs: `GROUP:STREAM` the lines were written to (no address)
 
 
 @dataclass
 class KeyDelta:
-    """What one batch adds to the incident of one access key."""
+    """What one batch adds to the incident of one access key (or, for failures only a workload's
+    logs show, of one workload: `access_key_id` is then its subject, `workload#<ARN>`)."""
 
     access_key_id: str
     message_ids: list[str] = field(default_factory=list)  # in the batch's order
@@ -78,6 +83,7 @@ class KeyDelta:
     sources: dict[str, SourceDelta] = field(default_factory=dict)  # first seen first
     sources_dropped: int = 0
     session_issuers: set[str] = field(default_factory=set)  # the first few seen
+    known_key: str | None = None  # a workload subject's key as its lines show it (masked: `AKIA…WXYZ`)
 
     def batch_token(self) -> str:
         """Same records, same token: a redelivered batch is recognised and not counted twice."""

@@ -19,6 +19,11 @@ SAMPLE = 10  # key IDs kept in the storm record and shown (redacted) in its aler
 NO_ADDRESS = "(no address)"
 
 
+def log_budget(log: str) -> str:
+    """A runtime-log source's storm budget and summary name: its log group (`GROUP:STREAM`)."""
+    return f"log-group {log.partition(':')[0]}"
+
+
 @dataclass(frozen=True)
 class StormLimits:
     per_source: int  # new incidents one source address may open per window
@@ -47,7 +52,8 @@ class StormBatch:
         self.records += delta.count
         self.keys += 1
         for source in delta.sources.values():
-            self.sources[source.ip or NO_ADDRESS] += source.count
+            name = source.ip or (log_budget(source.log) if source.log else NO_ADDRESS)
+            self.sources[name] += source.count
         if delta.sources_dropped:
             self.sources["(further sources)"] += delta.sources_dropped
         if delta.first_seen and (self.first_seen is None or delta.first_seen < self.first_seen):

@@ -17,6 +17,7 @@ class SourceActivity:
     count: int
     last_seen: datetime | None = None  # event time of this source's newest failure, if ingest kept it
     vpc_endpoint_id: str | None = None
+    log: str | None = None  # runtime logs: `GROUP:STREAM`
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class Queues:
         self._verify = verify_queue_url
 
     @needs("ingest", "sqs:SendMessage", on="verify-queue")
+    @needs("logs", "sqs:SendMessage", on="verify-queue")
     def storm_summary_due(self, window: datetime, at: datetime) -> None:
         """The window's storm summary, delivered to the verify step (which alerts) when it is due."""
         if not self._verify:
@@ -40,7 +41,9 @@ class Queues:
         self._sqs.send_message(QueueUrl=self._verify, MessageBody=body, DelaySeconds=delay)
 
     @needs("ingest", "sqs:SendMessage", on="work-queue")
+    @needs("logs", "sqs:SendMessage", on="work-queue")
     @needs("ingest", "sqs:SendMessage", on="bulk-queue")
+    @needs("logs", "sqs:SendMessage", on="bulk-queue")
     def incident_opened(self, access_key_id: str, incident_id: str, lane: str = "priority") -> None:
         """To triage's priority lane (the work queue) or its bulk lane."""
         message = {"type": "incident-opened", "access_key_id": access_key_id, "incident_id": incident_id}

@@ -29,7 +29,7 @@ class SqsVerifyScheduler:
     def schedule(self, incident: Incident, action_at: datetime) -> None:
         body: dict[str, object] = {
             "type": "verify",
-            "access_key_id": incident.access_key_id,
+            "access_key_id": incident.subject,  # the item's subject (a workload's, for runtime logs)
             "incident_id": incident.incident_id,
             "action_at": iso_z(action_at),
         }

@@ -1,15 +1,27 @@
-"""Lambda reads for workload location: functions with their execution role, runtime and
-VPC configuration (ListFunctions returns all three, so one capped scan serves every
-locator)."""
+"""Lambda reads for workload location: functions with their execution role, runtime, VPC
+configuration and the key IDs their environment holds (ListFunctions returns all of them, so
+one capped scan serves every locator)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from credfix.adapters.readers.paging import capped
+from credfix.keys import is_access_key_id
 from credfix.models.compute import Function
 from credfix.models.paging import Page
 from credfix.permissions import needs
+
+
+def _static_keys(raw: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Environment variables holding an access key ID: (name, key ID). Every other value is
+    dropped here (a secret access key in the environment never leaves this function)."""
+    variables = (raw.get("Environment") or {}).get("Variables") or {}
+    found: list[tuple[str, str]] = []
+    for name, value in variables.items():
+        if isinstance(value, str) and is_access_key_id(value.strip()) and len(value.strip()) == 20:
+            found.append((str(name), value.strip()))
+    return tuple(found)
 
 
 def _function(raw: dict[str, Any]) -> Function:
@@ -22,6 +34,7 @@ def _function(raw: dict[str, Any]) -> Function:
         vpc_id=vpc.get("VpcId") or None,
         subnet_ids=frozenset(vpc.get("SubnetIds") or ()),
         security_group_ids=frozenset(vpc.get("SecurityGroupIds") or ()),
+        static_keys=_static_keys(raw),
     )
 
 

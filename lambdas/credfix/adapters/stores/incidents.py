@@ -1,4 +1,7 @@
-"""The incidents table: one item per access key holds its current incident.
+"""The incidents table: one item per subject holds its current incident. The subject is the
+failing access key ID (pk `key#<key ID>`), or, for failures only a workload's own logs show
+with no usable key ID, the workload (pk `workload#<ARN>`, the subject itself: its item holds
+`workload_key`, and `access_key_id` holds what is known of the key, possibly empty).
 
 It is the dedup point: conditional writes decide which worker opens an incident, and a
 ring of batch tokens recognises a redelivered batch so that nothing is counted twice.
@@ -19,6 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from credfix.adapters.stores.dynamo import condition_failed, update_if
+from credfix.keys import WORKLOAD_SUBJECT, is_workload_subject
 from credfix.models.observation import KeyDelta, SourceDelta
 from credfix.models.pipeline import RecordOutcome, RecordResult
 from credfix.permissions import needs
@@ -64,11 +68,14 @@ def _source_info(source: SourceDelta) -> dict[str, str | None]:
     info = {"ip": source.ip, "ua": source.user_agent}
     if source.vpc_endpoint_id:
         info["vpce"] = source.vpc_endpoint_id
+    if source.log:  # runtime logs: the group and stream the lines came from
+        info["log"] = source.log
     return info
 
 
-def key_pk(access_key_id: str) -> str:
-    return f"key#{access_key_id}"
+def key_pk(subject: str) -> str:
+    """The item of a subject: `key#<access key ID>`, or a workload subject as it is."""
+    return subject if is_workload_subject(subject) else f"key#{subject}"
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +109,7 @@ class IncidentStore:
         return access_key_id in self._known_open
 
     @needs("ingest", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", "dynamodb:PutItem", on="incidents-table")
     def record(self, delta: KeyDelta, now: datetime) -> RecordResult:
         """Count one batch's failures of one key, opening the incident if there is none."""
         token = delta.batch_token()
@@ -136,7 +144,8 @@ class IncidentStore:
         )
 
     def _new_incident_id(self, delta: KeyDelta, now: datetime) -> str:
-        return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{delta.access_key_id[-4:]}-{uuid.uuid4().hex[:8]}"
+        tail = "".join(c for c in delta.access_key_id if c.isalnum())[-4:]  # a workload subject ends in /*
+        return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{tail}-{uuid.uuid4().hex[:8]}"
 
     def _open(self, delta: KeyDelta, token: str, slot: str, now: datetime) -> tuple[RecordOutcome, str, bool]:
         assert delta.first_seen and delta.last_seen
@@ -180,6 +189,12 @@ class IncidentStore:
             values[":issuers"] = sorted(delta.session_issuers)
         else:
             update = update.replace("REMOVE closed_at,", "REMOVE closed_at, session_issuers,")
+        if is_workload_subject(delta.access_key_id):  # keyed by the workload: the key as far as known
+            values[":key"] = delta.known_key or ""
+            values[":workload"] = delta.access_key_id.removeprefix(WORKLOAD_SUBJECT)
+            update = update.replace(
+                "announcing_at = :now", "announcing_at = :now, workload_key = :workload", 1
+            )
         vals = _values(values)
         for name in (":codes", ":regions", ":evsrc", ":accounts", ":issuers"):
             if name in values:
@@ -308,6 +323,7 @@ class IncidentStore:
             seen.first_seen = first
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def _set_if(self, access_key_id: str, attr: str, value: str, op: Literal["<", ">"]) -> None:
         """Set `attr` to `value` only if the stored value is on the `op` side of it."""
         update_if(
@@ -321,6 +337,7 @@ class IncidentStore:
         )
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def claim_announcement(self, access_key_id: str, incident_id: str, now: datetime) -> bool:
         """Take the lease to (re-)send an unannounced incident's "opened" message. Conditional,
         so of two workers that both find it unannounced, one sends. A lease this process holds
@@ -348,6 +365,7 @@ class IncidentStore:
         return claimed
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def release_announcement(self, access_key_id: str, incident_id: str) -> None:
         """The send failed: let the next delivery of these records announce at once (if this
         write fails too, the lease stays this process's, and its next delivery announces)."""
@@ -362,6 +380,7 @@ class IncidentStore:
         self._leases.discard(incident_id)
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def mark_announced(self, access_key_id: str, incident_id: str) -> None:
         """The "opened" message went out: later batches need not send it again."""
         if not update_if(
@@ -401,6 +420,7 @@ def to_incident(item: dict[str, Any]) -> Incident:
                 vpc_endpoint_id=v.get("vpce"),
                 count=int(counts.get(h, 0)),
                 last_seen=last_seen.get(h),
+                log=v.get("log"),
             )
             for h, v in info.items()
         ),
@@ -420,7 +440,10 @@ def to_incident(item: dict[str, Any]) -> Incident:
             **stages,
             "timeline": sorted(timeline, key=lambda entry: str(entry["at"])),
             "incident_id": item["incident_id"],
-            "access_key_id": item["access_key_id"],
+            # A workload's incident: the key triage derived from its configuration, else as its
+            # lines showed it (only a workload's triage stage holds one).
+            "access_key_id": stages.get("access_key_id") or item["access_key_id"],
+            "workload_key": item.get("workload_key"),
             "status": item["status"],
             "event_count": int(item.get("event_count", 0)),
             "first_seen": item["first_seen"],

@@ -48,6 +48,7 @@ class StormStore:
         return {"N": str(int((now + extra).timestamp()))}
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def take_openings(self, source: str, wanted: int, cap: int, window: datetime, now: datetime) -> int:
         """One counter per budget source and window (`opens#<window>[#<source>]`): add `wanted`,
         unless the counter is already at the cap; the answer says how many fit under it. Slots
@@ -76,6 +77,7 @@ class StormStore:
         return max(0, min(wanted, cap - before))
 
     @needs("ingest", "dynamodb:BatchGetItem", on="incidents-table")
+    @needs("logs", "dynamodb:BatchGetItem", on="incidents-table")
     def trusted(self, sources: Sequence[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
         """Which of these addresses (with their endpoint) triage has attributed to the account."""
         wanted = {source_pk(ip, vpce): (ip, vpce) for ip, vpce in sources}
@@ -93,6 +95,7 @@ class StormStore:
         return found
 
     @needs("ingest", "dynamodb:UpdateItem", on="incidents-table")
+    @needs("logs", "dynamodb:UpdateItem", on="incidents-table")
     def record(self, window: datetime, batch: StormBatch, limits: StormLimits, now: datetime) -> bool:
         names: dict[str, str] = {}
         values: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """What verification reads from and writes to the incidents table.
 
 Writes (the storage contract other stages rely on):
-- the incident item (pk `key#<access key id>`), only while it is the same incident and
+- the incident item (pk `key#<access key id>`, or a workload subject), only while it is the same incident and
   its status is `acted`: `status` = resolved | escalated, `closed_at` (resolved only, ISO
   Z; ingest re-opens a resolved incident after its cool-down from here) and
   `verification` = JSON {"verification": {...}, "timeline": [...], ["severity",
@@ -57,6 +57,7 @@ def _sources(item: dict[str, Any]) -> list[SourceActivity]:
             vpc_endpoint_id=v.get("vpce"),
             count=int(counts.get(h, 0)),
             last_seen=_parse_time(last_seen.get(h) or v.get("ls")),
+            log=v.get("log"),
         )
         for h, v in info.items()
     ]

@@ -8,6 +8,8 @@ Locators, each adding candidates with a confidence and evidence:
    secret, and their tasks started before the rotation; static keys in task definitions.
 3. `user_agent` / `narrow`: exec-env and SDK narrow and rank; never proof on their own.
 4. `session_role`: ASIA keys -> the session issuer role -> workloads configured with it.
+5. `logs`: a runtime-log source -> the function, project, task or instance whose log group and
+   stream the lines were written to (attributed by construction).
 
 AWS calls are bounded: when every source IP leads directly to a workload, no account-wide
 scan runs; scans are paginated, memoised for the invocation and capped by
@@ -23,6 +25,7 @@ from credfix.adapters.aws import ClientFactory
 from credfix.config import Settings
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import locate_secret_consumers, locate_static_key_users
+from credfix.core.locate.logs import LogHit, locate_by_log
 from credfix.core.locate.merge import Candidates
 from credfix.core.locate.narrow import (
     apply_user_agent,
@@ -33,7 +36,7 @@ from credfix.core.locate.narrow import (
 from credfix.core.locate.session_role import locate_role_users
 from credfix.core.locate.source_ip import attributable, locate_by_ip
 from credfix.core.locate.user_agent import UserAgent, parse_user_agent
-from credfix.keys import key_kind
+from credfix.keys import is_access_key_id, key_kind
 from credfix.models.cloudtrail import source_ip_kind
 from credfix.models.incident import Evidence, Incident, SourceAttribution, Workload
 
@@ -60,9 +63,29 @@ def any_attributable(
 ) -> bool:
     """Whether any source of the incident can be attributed to the account (a few address
     lookups, shared with the full location that follows)."""
+    if any(s.log for s in incident.sources):  # a workload's own log line: the account's by construction
+        return True
     ctx = LocateContext(client_for, settings, account=account, fresh_after=incident.first_seen)
     regions = _regions(ctx, incident)
     return any(attributable(ctx, s.ip, s.vpc_endpoint_id, regions, account) for s in incident.sources)
+
+
+def _by_log(
+    ctx: LocateContext,
+    found: Candidates,
+    log: str,
+    regions: list[str],
+    account: str | None,
+    incident: Incident,
+) -> LogHit:
+    """A log source's workload, in the first of the incident's regions that has it."""
+    owner = account or (incident.accounts[0] if incident.accounts else "")
+    hit = locate_by_log(ctx, found, log, regions[0], owner)
+    for region in regions[1:]:
+        if hit.resolved:
+            break
+        hit = locate_by_log(ctx, found, log, region, owner)
+    return hit
 
 
 def locate_workloads(
@@ -93,6 +116,11 @@ def locate_workloads(
     attributed: list[SourceAttribution] = []
 
     for source in incident.sources:
+        if source.log:  # a workload's own log line: the workload its group and stream name
+            logged = _by_log(ctx, found, source.log, regions, account, incident)
+            attributed.append(logged.attribution)
+            unresolved += 0 if logged.resolved else 1
+            continue
         agent = parse_user_agent(source.user_agent)
         if agent is not None:
             agents.append(agent)
@@ -118,6 +146,8 @@ def locate_workloads(
 
     if unresolved == 0:
         ctx.note("account-wide scans", "skipped: every source IP led directly to a workload")
+        return _result(ctx, found, attributed)
+    if not is_access_key_id(key):  # a workload's incident (runtime logs): the scans look for a key
         return _result(ctx, found, attributed)
 
     temporary = key_kind(key) == "temporary"

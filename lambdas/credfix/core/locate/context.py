@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import ClientFactory
 from credfix.adapters.readers.autoscaling import AutoScaling
+from credfix.adapters.readers.codebuild import CodeBuild
 from credfix.adapters.readers.ec2 import Ec2
 from credfix.adapters.readers.ecs import Ecs
 from credfix.adapters.readers.instance_profiles import InstanceProfiles
@@ -139,6 +140,9 @@ class LocateContext:
 
     def lambdas(self, region: str | None) -> LambdaFunctions:
         return LambdaFunctions(self._client("lambda", region))
+
+    def codebuild(self, region: str | None) -> CodeBuild:
+        return CodeBuild(self._client("codebuild", region))
 
     def instance_profiles(self) -> InstanceProfiles:
         return InstanceProfiles(self._client("iam", None))

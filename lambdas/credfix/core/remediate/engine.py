@@ -33,7 +33,7 @@ from credfix.core.remediate.guardrails import (
 )
 from credfix.core.remediate.model import NOTIFY, GuardrailStore, KillSwitchReader, PlannedAction
 from credfix.core.remediate.planner import plan
-from credfix.keys import redact
+from credfix.keys import is_access_key_id, redact
 from credfix.models.guardrails import Cap
 from credfix.models.incident import Action, ActionStatus, Incident
 from credfix.timefmt import iso_z
@@ -50,7 +50,8 @@ def caps_for(incident: Incident, p: PlannedAction, settings: Settings) -> tuple[
         or account_of(p.target)
         or (incident.accounts[0] if incident.accounts else "unknown")
     )
-    key = incident.access_key_id
+    # A workload's incident (runtime logs) with no key known spends its workload's slot.
+    key = incident.access_key_id if is_access_key_id(incident.access_key_id) else incident.subject
     return (
         Cap(f"account#{account}", settings.max_actions_per_hour, RATE_WINDOW_SECONDS, f"account {account}"),
         Cap(f"key#{key}", settings.max_actions_per_key_per_hour, RATE_WINDOW_SECONDS, f"key {redact(key)}"),

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from credfix.adapters.aws import ClientFactory
 from credfix.config import Settings
 from credfix.core.triage.location import Attributable, Locate, default_attributable, default_locate
-from credfix.core.triage.run import triage
+from credfix.core.triage.workload import triage_any
 from credfix.models.iam import CallerIdentity
 from credfix.models.incident import (
     Incident,
@@ -116,7 +116,7 @@ def take_opened_incident(
             if not attributable(incident, client_for, settings, account=account):
                 bulk.defer(access_key_id, incident_id)
                 return Taken("deferred")
-        result = triage(incident, client_for, settings, locate=locate, now=now, caller_identity=known)
+        result = triage_any(incident, client_for, settings, locate=locate, now=now, caller_identity=known)
         writer.trust(result.incident.attribution, now)
         state = writer.record(
             access_key_id,

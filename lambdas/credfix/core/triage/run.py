@@ -21,7 +21,7 @@ from credfix.core.triage.lifecycle import Lifecycle, RelatedKeys, lifecycle_of
 from credfix.core.triage.location import Locate, Located, NothingLocated, default_locate
 from credfix.core.triage.ownership import establish_ownership, only_account
 from credfix.core.triage.verdict import OUTSIDER_SECURITY_SIGNAL, Decision, decide
-from credfix.keys import key_kind, redact
+from credfix.keys import WORKLOAD_SUBJECT, is_workload_subject, key_kind, redact
 from credfix.models.iam import CallerIdentity
 from credfix.models.incident import (
     Evidence,
@@ -49,7 +49,7 @@ class TriageResult:
         """The `triage` attribute of the incident item (the storage contract of to_incident:
         Incident fields, with only triage's own timeline entries; to_incident merges them)."""
         doc = self.incident.document()
-        names = (
+        names: tuple[str, ...] = (
             "key_status",
             "owner_account",
             "verdict",
@@ -59,6 +59,8 @@ class TriageResult:
             "attribution",
             "origin",
         )
+        if self.incident.workload_key:  # a workload's incident: the key triage derived, if any
+            names = (*names, "access_key_id")
         own = [entry.model_dump(mode="json") for entry in self.timeline]
         return {**{name: doc[name] for name in names}, "timeline": own}
 
@@ -237,14 +239,18 @@ def incident_from_delta(delta: KeyDelta, now: datetime, incident_id: str) -> Inc
                 vpc_endpoint_id=s.vpc_endpoint_id,
                 count=s.count,
                 last_seen=s.last_seen,
+                log=s.log,
             )
             for s in delta.sources.values()
         ),
         key=lambda s: -s.count,
     )
+    subject = delta.access_key_id
+    workload = subject.removeprefix(WORKLOAD_SUBJECT) if is_workload_subject(subject) else None
     return Incident(
         incident_id=incident_id,
-        access_key_id=delta.access_key_id,
+        access_key_id=(delta.known_key or "") if workload else subject,
+        workload_key=workload,
         event_count=delta.count,
         first_seen=delta.first_seen,
         last_seen=delta.last_seen,
