@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -124,8 +124,10 @@ def synthesized_log_policies(context_json: str) -> dict[str, LogPolicy]:
                     continue
                 props = resource["Properties"]
                 document = json.loads(_flatten(props["PolicyDocument"]).replace("<intrinsic>", "x"))
-                names = re.findall(r'"([^"<>]+)"', _flatten(props.get("SelectionCriteria", "")))
-                policies[stack.stack_name] = LogPolicy(document["FilterPattern"], tuple(names))
+                criteria = _flatten(props.get("SelectionCriteria", "LogGroupName NOT IN []"))
+                names = json.loads(criteria.removeprefix("LogGroupName NOT IN "))  # a JSON list of names
+                literal = tuple(n for n in names if n != "<intrinsic>")  # credfix's own resolve at deploy
+                policies[stack.stack_name] = LogPolicy(document["FilterPattern"], literal)
     return policies
 
 
@@ -175,6 +177,7 @@ class LocalLogDelivery:
         self._tokens: dict[tuple[str, str], str] = {}
         self._positions: dict[tuple[str, str], int] = {}
         self.stats = Delivered()
+        self.sent: list[dict[str, Any]] = []  # the payloads delivered (decoded), in order
 
     def write(self, group: str, stream: str, messages: Sequence[str], at: datetime | None = None) -> None:
         """A workload's runtime writing lines into its log group (on the local AWS)."""
@@ -229,12 +232,13 @@ class LocalLogDelivery:
                             ],
                         }
                     )
-        return self.stats
+        return replace(self.stats, failed=list(self.stats.failed))  # a snapshot: later invokes add to stats
 
     def invoke(self, decoded: dict[str, Any]) -> Any:
         """Lambda's asynchronous invocation of the destination: the first try and two retries."""
         self.stats.payloads += 1
         self.stats.events += len(decoded["logEvents"])
+        self.sent.append(decoded)
         event = awslogs(decoded)
         error = ""
         for _ in range(3):

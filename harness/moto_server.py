@@ -12,6 +12,13 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
+3. EventBridge's events as targets receive them. moto 5.2.5 leaves `account` out of the event
+   it sends an SQS target; AWS sends every field of the event, `account` (the sender's) among
+   them, which the runtime-log intake checks relayed lines against.
+4. CloudWatch Logs account policies. moto 5.2.5 has no PutAccountPolicy,
+   DescribeAccountPolicies or DeleteAccountPolicy; `credfix doctor` reads them. The local AWS
+   keeps them per account and region, one subscription filter policy per account and region
+   as AWS allows (a second name is refused with LimitExceededException).
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -68,6 +75,67 @@ def patch_moto() -> None:
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
 
 
+_ACCOUNT_POLICY_FIELDS = ("policyName", "policyDocument", "policyType", "scope", "selectionCriteria")
+
+
+def patch_events_account() -> None:
+    """Patch 3: the event as AWS delivers it to a target, `account` included."""
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"version": "0", ', '"version": "0", "account": "<account>", '
+        )
+
+
+def patch_logs_account_policies() -> None:
+    """Patch 4: CloudWatch Logs account policies, per account and region."""
+    import json
+    import time
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.logs.responses import LogsResponse
+
+    if hasattr(LogsResponse, "put_account_policy"):
+        return
+
+    def policies(self: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        backend = self.logs_backend
+        if not hasattr(backend, "credfix_account_policies"):
+            backend.credfix_account_policies = {}
+        found: dict[tuple[str, str], dict[str, Any]] = backend.credfix_account_policies
+        return found
+
+    def put_account_policy(self: Any) -> str:
+        policy = {name: self._get_param(name) for name in _ACCOUNT_POLICY_FIELDS if self._get_param(name)}
+        kind, name = policy["policyType"], policy["policyName"]
+        existing = [n for (t, n) in policies(self) if t == kind]
+        if kind == "SUBSCRIPTION_FILTER_POLICY" and existing and name not in existing:
+            raise JsonRESTError(
+                "LimitExceededException", "Each account can have one account-level subscription filter policy"
+            )
+        policy.update(accountId=self.current_account, lastUpdatedTime=int(time.time() * 1000))
+        policy.setdefault("scope", "ALL")
+        policies(self)[(kind, name)] = policy
+        return json.dumps({"accountPolicy": policy})
+
+    def describe_account_policies(self: Any) -> str:
+        kind, name = self._get_param("policyType"), self._get_param("policyName")
+        found = [p for (t, n), p in policies(self).items() if t == kind and name in (None, n)]
+        return json.dumps({"accountPolicies": found})
+
+    def delete_account_policy(self: Any) -> str:
+        key = (self._get_param("policyType"), self._get_param("policyName"))
+        if policies(self).pop(key, None) is None:
+            raise JsonRESTError("ResourceNotFoundException", "Policy not found")
+        return ""
+
+    LogsResponse.put_account_policy = put_account_policy  # type: ignore[attr-defined]
+    LogsResponse.describe_account_policies = describe_account_policies  # type: ignore[attr-defined]
+    LogsResponse.delete_account_policy = delete_account_policy  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -75,6 +143,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     patch_moto()
+    patch_events_account()
+    patch_logs_account_policies()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host, args.port, serialise_dynamodb(app), threaded=True, request_handler=MotoRequestHandler

@@ -7,6 +7,7 @@ import gzip
 import json
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ import boto3
 import pytest
 
 from credfix.cli import main
-from harness.moto import ACCOUNT, LocalAws
+from credfix.models.logs import CONTROL_REASON
+from harness.logs import awslogs, control_message, payload
+from harness.moto import ACCOUNT, REGION, LocalAws
 from harness.records import cloudtrail_event
+from tests.sdk_lines import SDK_LINES
 
 pytestmark = pytest.mark.integration
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -171,3 +175,87 @@ def test_unreachable_aws_exits_1(
     assert "cannot triage AKIA…VV7A: AWS call failed: EndpointConnectionError" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert time.monotonic() - start < 30
+
+
+# --- Runtime-log payloads, Insights records, per-source times ------------------------------
+
+
+def test_a_log_payload_in_both_shapes_gives_the_same_workload_report(
+    aws_env: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CloudWatch Logs subscription payload as Lambda receives it (base64 of gzip) and
+    decoded: one incident keyed by the workload its group names, in the same report schema."""
+    iam = boto3.client("iam")
+    iam.create_user(UserName="orders-fn")
+    key = iam.create_access_key(UserName="orders-fn")["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName="orders-fn", AccessKeyId=key, Status="Inactive")
+    role = iam.create_role(RoleName="orders-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName="orders-fn",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Environment={"Variables": {"ORDERS_KEY_ID": key}},
+    )
+    decoded = payload("/aws/lambda/orders-fn", "2026/11/30/[$LATEST]ab", [s.line for s in SDK_LINES[:3]])
+
+    reports = []
+    for shape in (awslogs(decoded), decoded):
+        code, report, err = diagnose(tmp_path, shape, capsys)
+        assert code == 0, err
+        reports.append(report)
+
+    assert reports[0] == {**reports[1], "incidents": reports[0]["incidents"]}
+    for report in reports:
+        (incident,) = report["incidents"]
+        assert report["schema"] == "credfix.report/v1" and incident["schema"] == "credfix.incident/v1"
+        assert incident["workload_key"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-fn"
+        assert (incident["verdict"], incident["access_key_id"], incident["event_count"]) == (
+            "key-deactivated",
+            key,
+            3,
+        )
+        assert [s["log"] for s in incident["sources"]] == ["/aws/lambda/orders-fn:2026/11/30/[$LATEST]ab"]
+        assert incident["sources"][0]["last_seen"] is not None
+
+
+def test_a_control_message_is_ignored_with_its_reason(
+    aws_env: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report, err = diagnose(tmp_path, awslogs(control_message()), capsys)
+    assert code == 0, err
+    assert report["incidents"] == []
+    assert report["rejected"] == {"count": 1, "reasons": {CONTROL_REASON: 1}}
+
+
+def test_insights_records_are_rejected_as_insights_records_alone_or_in_a_log_file(
+    rotated_key: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, _ = rotated_key
+    sample = json.loads(
+        (Path(__file__).parent.parent / "events" / "insights_event_is_not_a_failed_call.json").read_text()
+    )
+    insight = sample["event"]["detail"]
+    for content in (insight, {"Records": [insight, cloudtrail_event(old)["detail"]]}, sample["event"]):
+        code, report, err = diagnose(tmp_path, content, capsys)
+        assert code == 0, err
+        (reason,) = report["rejected"]["reasons"]
+        assert reason.startswith("a CloudTrail Insights event"), reason
+
+
+def test_every_source_keeps_the_time_of_its_newest_failure(
+    rotated_key: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, _ = rotated_key
+    records = [
+        cloudtrail_event(old, source_ip=ip, event_time=datetime(2026, 11, 3, 11, minute, tzinfo=UTC))
+        for ip, minute in (("203.0.113.9", 1), ("203.0.113.9", 4), ("198.51.100.7", 2))
+    ]
+    code, report, err = diagnose(tmp_path, records, capsys)
+    assert code == 0, err
+    (incident,) = report["incidents"]
+    assert {s["ip"]: s["last_seen"] for s in incident["sources"]} == {
+        "203.0.113.9": "2026-11-03T11:04:00Z",
+        "198.51.100.7": "2026-11-03T11:02:00Z",
+    }
