@@ -31,11 +31,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from credfix.core.logs import RELAY_DETAIL_TYPE, RELAY_SOURCE
-from credfix.models.logs import filter_pattern
+from credfix.models.logs import POLICY_NAME, filter_pattern
 from infra.config import CredfixConfig
 from infra.nag import acknowledge
 
-POLICY_NAME = "credfix-runtime-log-signal"
 MAX_SELECTION_BYTES = 25 * 1024  # CloudWatch Logs' limit on selectionCriteria
 
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from credfix.cli import main
+from credfix.models.logs import POLICY_NAME, filter_pattern
 from harness.moto import LocalAws
 
 pytestmark = pytest.mark.integration
@@ -66,3 +67,54 @@ def test_unreachable_aws_exits_1(
     finally:
         aws_clients.reset_clients()
     assert "cannot read CloudTrail trails" in capsys.readouterr().err
+
+
+# --- The runtime-log signal's account policy -------------------------------------------------
+
+
+def _policy(name: str, pattern: str, selection: str | None) -> None:
+    kwargs = {"selectionCriteria": selection} if selection else {}
+    boto3.client("logs").put_account_policy(
+        policyName=name,
+        policyType="SUBSCRIPTION_FILTER_POLICY",
+        policyDocument=json.dumps(
+            {"DestinationArn": "arn:aws:lambda:us-east-1:123456789012:function:x", "FilterPattern": pattern}
+        ),
+        scope="ALL",
+        **kwargs,
+    )
+
+
+def _log_check(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    main(["doctor", "--json"])
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    return next(c for c in checks if c["name"].startswith("runtime-log signal"))
+
+
+def test_no_log_policy_is_fine_and_says_how_to_turn_it_on(
+    aws_env: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _trail("org-trail")
+    check = _log_check(capsys)
+    assert check["ok"] is True and "log_signal" in str(check["detail"])
+
+
+def test_credfixs_log_policy_passes_and_anothers_takes_the_only_slot(
+    aws_env: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _trail("org-trail")
+    _policy(POLICY_NAME, filter_pattern(False), 'LogGroupName NOT IN ["/aws/lambda/credfix-ingest"]')
+    assert _log_check(capsys)["ok"] is True
+    _policy(POLICY_NAME, '?"InvalidClientTokenId"', 'LogGroupName NOT IN ["x"]')  # an old, narrower one
+    check = _log_check(capsys)
+    assert check["ok"] is False and "redeploy" in str(check["detail"])
+    _policy(POLICY_NAME, filter_pattern(False), None)
+    assert "excludes no log group" in str(_log_check(capsys)["detail"])
+
+    boto3.client("logs").delete_account_policy(
+        policyName=POLICY_NAME, policyType="SUBSCRIPTION_FILTER_POLICY"
+    )
+    _policy("siem-forwarder", "", None)
+    check = _log_check(capsys)
+    assert check["ok"] is False and "siem-forwarder already holds" in str(check["detail"])
+    assert main(["doctor"]) == 1

@@ -1,4 +1,5 @@
-"""`credfix doctor`: checks that the account can feed credfix (a logging multi-region trail)."""
+"""`credfix doctor`: checks that the account can feed credfix (a logging multi-region trail, and
+the runtime-log signal's account policy in this region)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import client
 from credfix.adapters.readers.cloudtrail import read_trails
-from credfix.core.doctor import check_trails
+from credfix.adapters.readers.log_policies import read_subscription_policies
+from credfix.core.doctor import LOG_SIGNAL, Check, check_log_policy, check_trails
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"credfix doctor: cannot read CloudTrail trails: {exc}", file=sys.stderr)
         return 1
     report = check_trails(trails)
+    logs = client("logs")
+    try:
+        report.checks.append(check_log_policy(read_subscription_policies(logs), logs.meta.region_name))
+    except (BotoCoreError, ClientError) as exc:
+        report.checks.append(Check(LOG_SIGNAL, False, f"cannot read account policies: {type(exc).__name__}"))
     if args.json:
         print(json.dumps({"ok": report.ok, "checks": [c.__dict__ for c in report.checks]}, indent=2))
     else:

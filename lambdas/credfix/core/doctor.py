@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from credfix.adapters.readers.cloudtrail import TrailInfo
+from credfix.models.logs import FILTER_TERMS, POLICY_NAME, SubscriptionPolicy
 
 
 @dataclass
@@ -69,3 +70,37 @@ def check_trails(trails: list[TrailInfo]) -> DoctorReport:
     if stopped:
         report.checks.append(Check("no stopped trails", False, f"not logging: {', '.join(stopped)}"))
     return report
+
+
+LOG_SIGNAL = "runtime-log signal (account subscription filter policy)"
+
+
+def check_log_policy(policies: list[SubscriptionPolicy], region: str) -> Check:
+    """The runtime-log signal is opt-in: none is fine; credfix's must still match every credential
+    term; another one takes the account and region's only slot (deploying the signal fails)."""
+    if not policies:
+        return Check(
+            LOG_SIGNAL,
+            True,
+            f"none in {region}: workloads' own logs are not read "
+            "(opt-in: -c 'log_signal={\"enabled\": true}')",
+        )
+    ours = next((p for p in policies if p.name == POLICY_NAME), None)
+    if ours is None:
+        names = ", ".join(p.name for p in policies)
+        return Check(
+            LOG_SIGNAL,
+            False,
+            f"{names} already holds {region}'s one account-level subscription filter policy: deploying "
+            "credfix's runtime-log signal here fails until it is removed",
+        )
+    missing = [t for t in FILTER_TERMS if f'"{t}"' not in ours.filter_pattern]
+    if missing:
+        return Check(LOG_SIGNAL, False, f"{POLICY_NAME} in {region} misses {missing}: redeploy credfix")
+    if "NOT IN" not in ours.selection_criteria:
+        return Check(
+            LOG_SIGNAL,
+            False,
+            f"{POLICY_NAME} in {region} excludes no log group: credfix would read its own logs",
+        )
+    return Check(LOG_SIGNAL, True, f"{POLICY_NAME} in {region} sends to {ours.destination}")

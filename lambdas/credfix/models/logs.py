@@ -269,6 +269,19 @@ def filter_pattern(include_expired_token: bool) -> str:
     return " ".join(f'?"{term}"' for term in terms)
 
 
+POLICY_NAME = "credfix-runtime-log-signal"  # the account policy the stacks deploy
+
+
+@dataclass(frozen=True)
+class SubscriptionPolicy:
+    """An account-level subscription filter policy, as `credfix doctor` reads it."""
+
+    name: str
+    destination: str
+    filter_pattern: str
+    selection_criteria: str
+
+
 def event_source_of(service: str | None) -> str:
     """The service a line names, as CloudTrail names it (best effort), or "unknown"."""
     if not service:
