@@ -11,6 +11,10 @@ Story 2 (wrong-credential-source): a CI runner in an Auto Scaling group, configu
 instance role, signs with a developer's old key from an inherited profile. credfix
 diagnoses and alerts, and does not restart it: a restart reloads the same winning provider.
 
+Story 3 (runtime logs alone): a Lambda function signs with a deleted key from its environment;
+no trail sees it, only its own log group does. The account policy of the synthesized app
+delivers the error line the Lambda runtime wrote; credfix finds the function and its key.
+
 Exits non-zero if any step's expected outcome does not happen.
 """
 
@@ -122,7 +126,7 @@ class Pipeline:
         self.local = local
         self.handlers = {
             name: importlib.import_module(f"credfix.handlers.{name}")
-            for name in ("ingest", "triage", "act", "verify")
+            for name in ("ingest", "triage", "act", "verify", "logs")
         }
 
     def run(self, records: list[dict[str, Any]]) -> None:
@@ -329,6 +333,62 @@ def story_wrong_source(aws: LocalAws, pipeline: Pipeline, net: build.Network) ->
             say(f"next: {textwrap.shorten(line, 150)}", 6)
 
 
+def story_runtime_logs(aws: LocalAws, pipeline: Pipeline) -> None:
+    import traceback
+
+    from credfix.models.logs import workload_of
+    from harness.logs import LocalLogDelivery, synthesized_log_policies
+
+    iam = boto3.client("iam")
+    with step("A Lambda function whose code signs with a key from its environment; the key is deleted"):
+        iam.create_user(UserName="invoice-bot")
+        key = iam.create_access_key(UserName="invoice-bot")["AccessKey"]
+        boto3.client("lambda").create_function(
+            FunctionName="invoice-export",
+            Runtime="python3.12",
+            Role=build.role("invoice-export"),
+            Handler="app.handler",
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            Environment={"Variables": {"EXPORT_AWS_KEY_ID": key["AccessKeyId"]}},
+        )
+        iam.delete_access_key(UserName="invoice-bot", AccessKeyId=key["AccessKeyId"])
+        say(f"function invoice-export, EXPORT_AWS_KEY_ID={redact(key['AccessKeyId'])} (deleted)", 4)
+
+    policy = synthesized_log_policies(json.dumps({"log_signal": {"enabled": True}}))["credfix-home"]
+    delivery = LocalLogDelivery(pipeline.handlers["logs"].handler, policy, endpoint_url=aws.url)
+    group, stream = "/aws/lambda/invoice-export", "2026/11/30/[$LATEST]7c1b2d3e4f5a69788796a5b4c3d2e1f0"
+    with step("Its calls fail for real; the Lambda runtime writes the error to its own log group only"):
+        try:
+            workload_client(aws, key, "AWS_Lambda_python3.12").get_caller_identity()
+            raise DemoFailed("the local AWS accepted a deleted key")
+        except ClientError as exc:
+            line = f"[ERROR] ClientError: {exc}\n{traceback.format_exc()}"
+        delivery.write(group, stream, [line, "START RequestId: 5c0ffee0 Version: $LATEST"])
+        say(line.splitlines()[0][:110] + "…", 4)
+        expect(
+            not pipeline.local.queue_messages(pipeline.local.names.events_queue),
+            "a CloudTrail record arrived",
+        )
+
+    with step("The account's log policy (from the synthesized template) → intake → triage → act"):
+        delivered = delivery.deliver()
+        expect((delivered.payloads, delivered.events) == (1, 1), f"delivery: {delivered}")
+        n = pipeline.local.names
+        for queue, name in ((n.work_queue, "triage"), (n.act_queue, "act")):
+            stats = pipeline.local.poller(queue, pipeline.handlers[name].handler, function_name=name).drain()
+            expect(stats.delivered == 1 and stats.item_failures == 0, f"{name}: {stats}")
+        incident = pipeline.incident(workload_of(group, stream, REGION, build.ACCOUNT).subject)
+        show_incident(incident)
+        expect(incident.verdict == "key-deleted", f"expected key-deleted, got {incident.verdict}")
+        expect(
+            incident.access_key_id == key["AccessKeyId"],
+            "the key was not found in the function's configuration",
+        )
+        expect([a.scope for a in incident.attribution] == ["workload"], f"attribution {incident.attribution}")
+        (alert,) = pipeline.alerts()
+        say(f"alert: {alert['subject']}", 4)
+
+
 def run() -> None:
     with local_aws() as aws:
         say(f"Local AWS (moto server) at {aws.url}, signature checking on")
@@ -358,6 +418,9 @@ def run() -> None:
         say()
         say("Story 2: the CI runner whose inherited profile wins over its role")
         story_wrong_source(aws, pipeline, net)
+        say()
+        say("Story 3: the function no trail sees, caught by its own log lines")
+        story_runtime_logs(aws, pipeline)
 
 
 def main() -> int:
@@ -377,7 +440,7 @@ def main() -> int:
         say(f"✗ demo failed: {exc}")
         return 1
     say()
-    say(f"Demo finished in {time.monotonic() - start:.0f}s: both stories behaved as expected.")
+    say(f"Demo finished in {time.monotonic() - start:.0f}s: all three stories behaved as expected.")
     return 0
 
 

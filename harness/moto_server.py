@@ -15,7 +15,11 @@
 3. EventBridge's events as targets receive them. moto 5.2.5 leaves `account` out of the event
    it sends an SQS target; AWS sends every field of the event, `account` (the sender's) among
    them, which the runtime-log intake checks relayed lines against.
-4. CloudWatch Logs account policies. moto 5.2.5 has no PutAccountPolicy,
+4. Signatures of bodiless REST requests. moto 5.2.5 checks a GET without a body (Lambda's
+   ListFunctions) against a payload hash of the parsed parameters instead of the empty body the
+   client signed, and answers SignatureDoesNotMatch to a valid key once signature checking is
+   on; AWS accepts it. The check is given the empty body the client signed.
+5. CloudWatch Logs account policies. moto 5.2.5 has no PutAccountPolicy,
    DescribeAccountPolicies or DeleteAccountPolicy; `credfix doctor` reads them. The local AWS
    keeps them per account and region, one subscription filter policy per account and region
    as AWS allows (a second name is refused with LimitExceededException).
@@ -78,6 +82,27 @@ def patch_moto() -> None:
 _ACCOUNT_POLICY_FIELDS = ("policyName", "policyDocument", "policyType", "scope", "selectionCriteria")
 
 
+def patch_bodiless_signatures() -> None:
+    """Patch 4: a request with no body is checked against the empty body its client signed."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+    if getattr(original, "credfix_patched", False):
+        return
+
+    def create(self: Any) -> Any:
+        if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+            saved, self._data = self._data, b""
+            try:
+                return original(self)
+            finally:
+                self._data = saved
+        return original(self)
+
+    create.credfix_patched = True  # type: ignore[attr-defined]
+    IAMRequestBase._create_aws_request = create  # type: ignore[method-assign]
+
+
 def patch_events_account() -> None:
     """Patch 3: the event as AWS delivers it to a target, `account` included."""
     from moto.events.utils import EventTemplateParser
@@ -90,7 +115,7 @@ def patch_events_account() -> None:
 
 
 def patch_logs_account_policies() -> None:
-    """Patch 4: CloudWatch Logs account policies, per account and region."""
+    """Patch 5: CloudWatch Logs account policies, per account and region."""
     import json
     import time
 
@@ -144,6 +169,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     patch_moto()
     patch_events_account()
+    patch_bodiless_signatures()
     patch_logs_account_policies()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
