@@ -3,7 +3,7 @@
 Options: --runs N (cold-start runs per variant, default 10, at least 10 for the record),
 --events N (storm size, default 20,000), --hostile-keys N (hostile storm size, default 100,000),
 --hostile-sources N (its outside addresses, default 5), --only NAME[,NAME] (coldstart, storm,
-incidents, hostile; default all), --update-docs (rewrite the results table in
+incidents, hostile, logs; default all), --update-docs (rewrite the results table in
 docs/performance.md between its markers).
 
 With --only, the sections not re-run keep their figures from the existing bench/results.json
@@ -21,13 +21,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import coldstart, cost, hostile, incidents, storm
+from bench import coldstart, cost, hostile, incidents, logs, storm
 from bench.common import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-SECTIONS = ("coldstart", "storm", "incidents", "hostile")
+SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs")
 
 
 def _configured_mb() -> dict[str, int]:
@@ -133,6 +133,19 @@ def table(results: dict[str, Any]) -> str:
             )
         )
     rows += hostile_rows(results.get("hostile"))
+    lg = results.get("logs")
+    if lg:
+        rows.append(
+            (
+                f"runtime logs: intake CPU per line ({lg['lines_per_payload']:,}-line payload)",
+                f"{lg['handler_cpu_us_per_line']} µs (gzip+json decode floor "
+                f"{lg['floor_decode_cpu_us_per_line']} µs; recognising {lg['recognise_cpu_us_per_line']} µs)",
+                f"{lg['x_floor']}x floor; {lg['payload_kb_compressed']} KB gzip "
+                f"({lg['payload_kb_decoded']} KB); {lg['incidents']} incident, "
+                f"{sum(lg['aws_calls_per_payload'].values())} AWS call per payload",
+                _verdict(lg["meets_target"] and lg["incidents"] == 1),
+            )
+        )
     mem = results.get("memory")
     if mem:
         for name, m in mem.items():
@@ -210,6 +223,12 @@ def memory(results: dict[str, Any]) -> dict[str, Any]:
     st, inc, cs = results.get("storm"), results.get("incidents"), results.get("coldstart")
     if st:
         out["ingest"] = {"peak_rss_mb": st["peak_rss_mb"], "measured_on": f"{st['events']}-event storm"}
+    lg = results.get("logs")
+    if lg:
+        out["logs"] = {
+            "peak_rss_mb": lg["peak_rss_mb"],
+            "measured_on": f"{lg['lines_per_payload']}-line payloads",
+        }
     if inc:
         runs = [s for s in inc["scenarios"].values() if "error" not in s]
         for name in ("triage", "act", "verify"):
@@ -291,6 +310,13 @@ def main() -> None:
         measured["hostile"] = when
         os.environ.clear()
         os.environ.update(saved_env)
+    if "logs" in wanted:
+        print("runtime logs …", flush=True)
+        results["logs"] = logs.measure()
+        measured["logs"] = when
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _save({**results, "measured": measured})
     results["memory"] = memory(results)
     results["seconds"] = round(time.monotonic() - started, 1)
     results["measured"] = {name: measured[name] for name in (*SECTIONS, "cost") if name in measured}

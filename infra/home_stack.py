@@ -40,7 +40,7 @@ MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
 CENTRAL_BUS_NAME = "credfix-central"
 # From measured peak RSS (bench/, docs/performance.md: ingest 79 MB on a storm, triage 132,
 # act 109, verify 70) with headroom; ingest a little more, as Lambda CPU grows with memory.
-MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128}
+MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128, "logs": 256}
 
 
 def error_codes(config: CredfixConfig) -> tuple[str, ...]:
@@ -268,7 +268,7 @@ class HomeStack(Stack):
             scopes=self.scopes(),
             environment=self.lambda_environment(),
             timeout=INGEST_TIMEOUT,
-            memory_size=MEMORY_MB["ingest"],
+            memory_size=MEMORY_MB["logs"],
             reserved_concurrency=5,
         )
         intake.add_event_source(

@@ -37,13 +37,14 @@ from credfix.models.logs import (
     DATA_MESSAGE,
     LineMatch,
     LogsPayload,
+    LogWorkload,
     event_source_of,
     log_source,
     read_payload,
     recognise,
     workload_of,
 )
-from credfix.models.observation import Failure
+from credfix.models.observation import Failure, Signature, signature
 
 RELAY_SOURCE = "credfix.logs"  # EventBridge source of relayed lines (custom: only aws.* is AWS's)
 RELAY_DETAIL_TYPE = "credfix runtime log failures"
@@ -82,51 +83,85 @@ def read_lines(
         into.ignored["payload owner is not an account ID"] += len(payload["logEvents"])
         into.lines += len(payload["logEvents"])
         return
-    group, stream = payload["logGroup"], payload["logStream"]
-    workload = workload_of(group, stream, region, account)
-    hint = log_source(group, stream)
-    groups = into.groups
-    for event in payload["logEvents"]:
-        into.lines += 1
-        found = recognise(event["message"])
-        if not isinstance(found, LineMatch):
-            into.ignored[found] += 1
+    log_group, stream = payload["logGroup"], payload["logStream"]
+    workload = workload_of(log_group, stream, region, account)
+    hint = log_source(log_group, stream)
+    signatures, key_ids = into.groups.signatures, into.groups.key_ids
+    # A flood repeats its lines: each distinct text is read once, to the group of its signature
+    # (or the reason it is not counted), and each distinct time is converted once.
+    seen: dict[str, tuple[list[datetime], list[str]] | str] = {}
+    times: dict[int, datetime] = {}
+    ignored = into.ignored
+    events = payload["logEvents"]
+    counted = 0
+    for event in events:
+        message = event["message"]
+        group = seen.get(message)
+        if group is None:
+            sig = _signature(recognise(message), accepted_errors, workload, region, account, into, hint)
+            if isinstance(sig, str):
+                group = seen[message] = sig
+            else:
+                grouped = signatures.get(sig)
+                if grouped is None:
+                    grouped = signatures[sig] = ([], key_ids.setdefault(sig[0], []))
+                group = seen[message] = grouped
+        if isinstance(group, str):
+            ignored[group] += 1
             continue
-        if found.error_code not in accepted_errors:
-            into.ignored[_not_counted(found.error_code)] += 1
-            continue
-        try:
-            at = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-        except (OverflowError, OSError, ValueError):
-            into.ignored["log event timestamp out of range"] += 1
-            continue
-        subject = (
-            found.access_key_id
-            if found.access_key_id and is_access_key_id(found.access_key_id)
-            else workload.subject
-        )
-        groups.add(
-            Failure(
-                subject,
-                None,  # no address: the line was written inside the account
-                None,
-                found.error_code,
-                region,
-                event_source_of(found.service),
-                account,
-                None,
-                None,
-                "log",
-                hint,
-                at,
-                event["id"],
-            )
-        )
-        if found.masked_key and subject == workload.subject:
-            groups.known_keys.setdefault(subject, found.masked_key)
+        millis = event["timestamp"]
+        at = times.get(millis)
+        if at is None:
+            try:
+                at = times[millis] = datetime.fromtimestamp(millis / 1000, UTC)
+            except (OverflowError, OSError, ValueError):
+                ignored["log event timestamp out of range"] += 1
+                continue
+        # Groups.add of Failure(*signature, at, the event's id), inline (as ingest's hot loop does)
+        group[0].append(at)
+        group[1].append(event["id"])
+        counted += 1
         if origin is not None:
             into.origin[event["id"]] = origin
-        into.counted += 1
+    into.lines += len(events)
+    into.counted += counted
+
+
+def _signature(
+    found: LineMatch | str,
+    accepted_errors: Collection[str],
+    workload: LogWorkload,
+    region: str,
+    account: str,
+    into: LogLines,
+    hint: str,
+) -> Signature | str:
+    """What the Failure of a recognised line is grouped by (credfix.models.observation), or why
+    the line is not counted. Keyed by the whole key ID the line prints, else by the workload."""
+    if not isinstance(found, LineMatch):
+        return found
+    if found.error_code not in accepted_errors:
+        return _not_counted(found.error_code)
+    whole = found.access_key_id if found.access_key_id and is_access_key_id(found.access_key_id) else None
+    subject = whole or workload.subject
+    if found.masked_key and not whole:
+        into.groups.known_keys.setdefault(subject, found.masked_key)
+    failure = Failure(
+        subject,
+        None,  # no address: the line was written inside the account
+        None,
+        found.error_code,
+        region,
+        event_source_of(found.service),
+        account,
+        None,
+        None,
+        "log",
+        hint,
+        datetime.min.replace(tzinfo=UTC),  # not in the signature: each line's own time is kept
+        "",
+    )
+    return signature(failure)
 
 
 def count_lines(

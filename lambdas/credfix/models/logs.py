@@ -129,21 +129,25 @@ SIGNATURE = "The request signature we calculated does not match the signature yo
 AWS_MESSAGES = (TOKEN_INVALID, TOKEN_EXPIRED, S3_TOKEN_EXPIRED, AUTH_FAILURE, KEY_ID_UNKNOWN, SIGNATURE)
 _MESSAGES = "|".join(re.escape(m) for m in AWS_MESSAGES)
 
-_SHAPES = re.compile(
-    # botocore and the AWS CLI (old CLIs: "A client error (Code) occurred when calling …").
-    rf"(?:An error occurred|A client error) \((?P<a_code>{_CODES})\)(?: occurred)? when calling the "
-    rf"(?P<a_op>\w{{1,100}}) operation[^:\n]{{0,60}}: (?P<a_msg>[^\n]{{0,600}})"
-    # Go SDK v2 (smithy-go's "api error Code: Message").
-    rf"|api error (?P<b_code>{_CODES}): (?P<b_msg>[^\n]{{0,600}})"
-    # Java SDK v2 (no code: the message and its service) and v1 ("; Error Code: Code;").
-    rf"|(?P<d_msg>(?:{_MESSAGES})[^(\n]{{0,40}}) \(Service: (?P<d_svc>[^,;)\n]{{1,60}})[,;] Status Code: "
-    rf"\d{{3}}[,;] (?:Error Code: (?P<d_code>{_CODES})[,;] )?Request ID"
-    # JavaScript SDK v3 (and v2, Go v1, most wrappers): "Code: Message".
-    rf"|\b(?P<c_code>{_CODES}): (?P<c_msg>(?:{_MESSAGES})[^\n]{{0,600}})"
-    # Raw bodies in debug output: XML, JSON, botocore's response dict.
-    rf"|<Code>(?P<e_code>{_CODES})</Code>"
-    rf"|\"__type\":\s?\"(?:[\w.]{{1,80}}#)?(?P<f_code>{_CODES})\""
-    rf"|'Code': u?'(?P<g_code>{_CODES})'"
+# One regular expression per shape, each tried only where its literal anchor occurs (str.find
+# is a C scan; an alternation of all shapes tried at every position of a long line was 3 x
+# slower on a flood: docs/performance.md).
+_BOTO = re.compile(  # botocore and the AWS CLI (old CLIs: "A client error (Code) occurred when calling …")
+    rf"(?:An error occurred|A client error) \((?P<code>{_CODES})\)(?: occurred)? when calling the "
+    rf"(?P<op>\w{{1,100}}) operation[^:\n]{{0,60}}: (?P<msg>[^\n]{{0,600}})"
+)
+_GO = re.compile(rf"api error (?P<code>{_CODES}): (?P<msg>[^\n]{{0,600}})")  # smithy-go
+_JAVA = re.compile(  # Java SDK v2 (no code: the message and its service) and v1 ("; Error Code: Code;")
+    rf"(?P<msg>(?P<known>{_MESSAGES})[^(\n]{{0,40}}) \(Service: (?P<svc>[^,;)\n]{{1,60}})[,;] Status Code: "
+    rf"\d{{3}}[,;] (?:Error Code: (?P<code>{_CODES})[,;] )?Request ID"
+)
+_CODE_MESSAGE = re.compile(  # JavaScript SDK v3 (and v2, Go v1, most wrappers): "Code: Message"
+    rf"\b(?P<code>{_CODES}): (?P<msg>(?:{_MESSAGES})[^\n]{{0,600}})"
+)
+_BODY = re.compile(  # raw bodies in debug output: XML, JSON, botocore's response dict
+    rf"<Code>(?P<x>{_CODES})</Code>"
+    rf"|\"__type\":\s?\"(?:[\w.]{{1,80}}#)?(?P<j>{_CODES})\""
+    rf"|'Code': u?'(?P<p>{_CODES})'"
 )
 _BODY_MESSAGE = re.compile(
     r"<Message>(?P<x>[^<\n]{0,600})</Message>"
@@ -192,40 +196,60 @@ class LineMatch(NamedTuple):
     masked_key: str | None  # `AKIA…WXYZ`: a masked key ID the line prints (a hint, not a key)
 
 
-def _code_of(message: str, service: str | None) -> str:
-    for known, (query, json_protocol) in _BY_MESSAGE.items():
-        if message.startswith(known):
-            return json_protocol if service in JSON_SERVICES else query
-    return "InvalidClientTokenId"
+def _code_of(known: str, service: str | None) -> str:
+    """The code a Java SDK v2 line leaves out, from AWS's message and the service's protocol."""
+    query, json_protocol = _BY_MESSAGE[known]
+    return json_protocol if service in JSON_SERVICES else query
 
 
 def _clip(message: str) -> str:
     return message if len(message) <= HEAD + TAIL else message[:HEAD] + "\n" + message[-TAIL:]
 
 
+def _find(text: str) -> tuple[str, str, str | None] | None:
+    """(code, message, service) of the first SDK shape the line holds, found by its anchor and
+    matched there (never a scan of the whole line by a regular expression)."""
+    for anchor, back in (("error occurred (", 3), ("client error (", 2)):
+        at = text.find(anchor)
+        if at >= back:
+            found = _BOTO.match(text, at - back)
+            if found:
+                return found.group("code"), found.group("msg"), None
+    at = text.find("api error ")
+    if at >= 0:
+        found = _GO.match(text, at)
+        if found:
+            op = text.rfind("operation error ", 0, at)
+            named = _SERVICE.match(text, op) if op >= 0 else None
+            return found.group("code"), found.group("msg"), named.group("svc") if named else None
+    at = text.find("(Service: ")
+    if at >= 0:
+        found = _JAVA.search(text, max(0, at - 200))
+        if found:
+            service = found.group("svc").strip()
+            return found.group("code") or _code_of(found.group("known"), service), found.group("msg"), service
+    for anchor in (": The ", ": AWS was not able"):
+        at = text.find(anchor)
+        if at >= 0:
+            found = _CODE_MESSAGE.search(text, max(0, at - 40))
+            if found:
+                return found.group("code"), found.group("msg"), None
+    if "<Code>" in text or "__type" in text or "'Code'" in text:
+        found = _BODY.search(text)
+        if found:
+            body = _BODY_MESSAGE.search(text)
+            said = next((m for m in body.groups() if m), "") if body else ""
+            return found.group("x") or found.group("j") or found.group("p"), said, None
+    return None
+
+
 def recognise(message: str) -> LineMatch | str:
     """The credential failure a log line shows, or why it shows none (one short reason)."""
     text = _clip(message)
-    found = _SHAPES.search(text)
-    if found is None:
+    shown = _find(text)
+    if shown is None:
         return NO_SHAPE
-    group = found.groupdict()
-    service: str | None = None
-    if group["a_code"]:
-        code, said = group["a_code"], group["a_msg"]
-    elif group["b_code"]:
-        code, said = group["b_code"], group["b_msg"]
-        named = _SERVICE.search(text, 0, found.start())
-        service = named.group("svc") if named else None
-    elif group["d_msg"]:
-        said, service = group["d_msg"], group["d_svc"].strip()
-        code = group["d_code"] or _code_of(said, service)
-    elif group["c_code"]:
-        code, said = group["c_code"], group["c_msg"]
-    else:
-        code = group["e_code"] or group["f_code"] or group["g_code"]
-        body = _BODY_MESSAGE.search(text)
-        said = next((m for m in body.groups() if m), "") if body else ""
+    code, said, service = shown
     said = said.strip()
     cause = non_credential_cause(code, said)
     if cause:
