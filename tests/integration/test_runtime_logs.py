@@ -363,3 +363,27 @@ def test_relayed_lines_count_for_the_account_that_sent_them_only(flow: Flow) -> 
     assert "Item" not in flow.pipeline.ddb.get_item(
         TableName=flow.pipeline.names.table, Key={"pk": {"S": victim}}
     )
+
+
+def test_an_ec2_runner_is_found_by_the_cloudwatch_agents_stream_and_not_restarted(flow: Flow) -> None:
+    """The CloudWatch agent names its stream after the instance ({instance_id}); the runner's
+    instance profile is all it is configured with, yet its line shows a long-term key."""
+    net = build.network()
+    runner = build.runner_group(net, "ci-runners", {"credfix:workload": "ci-runner"})
+    iam, ec2 = boto3.client("iam"), boto3.client("ec2")
+    build.role("ci-runner")
+    iam.create_instance_profile(InstanceProfileName="ci-runner")
+    iam.add_role_to_instance_profile(InstanceProfileName="ci-runner", RoleName="ci-runner")
+    ec2.associate_iam_instance_profile(
+        IamInstanceProfile={"Name": "ci-runner"}, InstanceId=runner["InstanceId"]
+    )
+
+    flow.write("ci-runners", runner["InstanceId"], [MASKED_KEY_LINE])
+    flow.delivery.deliver()
+    flow.triage_and_act()
+
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{runner['InstanceId']}"
+    incident = flow.incident(workload_subject(instance))
+    assert incident.verdict == "wrong-credential-source", [e.found for e in incident.evidence]
+    assert [(a.scope, a.holders) for a in incident.attribution] == [("workload", [instance])]
+    assert not [a for a in incident.actions if a.status == "executed"]
