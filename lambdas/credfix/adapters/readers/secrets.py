@@ -64,6 +64,7 @@ class WatchedSecrets:
     @needs("cli", *READ_VERSIONS, on="watched-secrets")
     # Secrets encrypted with a customer-managed key: Secrets Manager decrypts on our behalf.
     @needs("triage", "kms:Decrypt", on="secrets-manager-keys")
+    @needs("cli", "kms:Decrypt", on="secrets-manager-keys")
     def read(self, ref: SecretRef) -> WatchedSecret:
         """Versions (staging labels, creation date, key IDs held) of one watched secret.
 

@@ -104,7 +104,7 @@ def triage(
                     WatchedSecrets(
                         client_for("secretsmanager"),
                         watch_tag=settings.watch_tag,
-                        prefixes=settings.watch_prefixes,
+                        prefixes=settings.untagged_watch_prefixes,
                         limit=settings.scan_limit,
                     )
                 ),
