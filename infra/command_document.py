@@ -6,10 +6,28 @@ SSM command is configured."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from credfix.core.remediate.model import SSM_DOCUMENT_NAME
+
+
+def document_content(command: str) -> dict[str, Any]:
+    """A Command document (schema 2.2) that runs the command and takes no parameters."""
+    return {
+        "schemaVersion": "2.2",
+        "description": "credfix: reload the credentials of a standalone instance that opted in "
+        "(tag credfix:ssm-command=true); the command is the deployment's ssm_command",
+        "mainSteps": [
+            {
+                "action": "aws:runShellScript",
+                "name": "reloadCredentials",
+                "inputs": {"runCommand": [command]},
+            }
+        ],
+    }
 
 
 def command_document(scope: Construct, command: str) -> ssm.CfnDocument:
@@ -23,16 +41,5 @@ def command_document(scope: Construct, command: str) -> ssm.CfnDocument:
         # A changed command becomes the document's new default version, under the same name
         # (the name is what the act role's policy and CREDFIX_SSM_DOCUMENT refer to).
         update_method="NewVersion",
-        content={
-            "schemaVersion": "2.2",
-            "description": "credfix: reload the credentials of a standalone instance that opted in "
-            "(tag credfix:ssm-command=true); the command is the deployment's ssm_command",
-            "mainSteps": [
-                {
-                    "action": "aws:runShellScript",
-                    "name": "reloadCredentials",
-                    "inputs": {"runCommand": [command]},
-                }
-            ],
-        },
+        content=document_content(command),
     )
