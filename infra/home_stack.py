@@ -293,7 +293,8 @@ class HomeStack(Stack):
             environment=self.lambda_environment(),
             timeout=SWEEP_TIMEOUT,
             memory_size=MEMORY_MB["sweep"],
-            reserved_concurrency=1,  # one sweep at a time
+            # No reserved concurrency: two overlapping runs announce each incident once anyway
+            # (the claim is conditional), and reservations eat into the account's pool.
         )
         schedule = events.Rule(
             self,

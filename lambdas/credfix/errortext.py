@@ -18,6 +18,7 @@ handlers and the CLI all use this one.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from credfix.keys import redact
 
@@ -25,6 +26,7 @@ LIMIT = 300  # characters of message kept
 GONE = "…"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+_BLANKED = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 _KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")
 # What introduces an echo of the whole request body: everything after it goes.
 _ECHO_TAIL = re.compile(r"(String measured|Request body|Parameters were|Environment was)\s*:.*", re.I)
@@ -50,7 +52,12 @@ _DENIED = re.compile(
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+    """Printable text on one line: control, format (bidi, zero-width, tag characters), line
+    and paragraph separators and lone surrogates become spaces, runs of spaces one."""
+    text = _CONTROL.sub(" ", text)
+    if not text.isascii():
+        text = "".join(" " if unicodedata.category(ch) in _BLANKED else ch for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _access_denied(message: str) -> str | None:
@@ -102,12 +109,14 @@ def error_code(exc: BaseException) -> str:
 
 def error_text(exc: BaseException, limit: int = LIMIT) -> str:
     """`Code: redacted message (Operation)` for an AWS error, `Type: redacted message` for any
-    other exception: what may be stored, logged and alerted."""
+    other exception, at most `limit` characters: what may be stored, logged and alerted."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error"):
         message = redact_message(response["Error"].get("Message", ""), limit)
         operation = getattr(exc, "operation_name", "") or ""
         text = f"{error_code(exc)}: {message}" if message else error_code(exc)
-        return f"{text} ({operation})" if operation else text
-    message = redact_message(str(exc), limit)
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        text = f"{text} ({operation})" if operation else text
+    else:
+        message = redact_message(str(exc), limit)
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + GONE

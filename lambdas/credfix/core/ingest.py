@@ -35,11 +35,14 @@ from credfix.models.cloudtrail import (
 from credfix.models.observation import SIGNATURE_FIELDS, Failure, KeyDelta, Signature
 from credfix.models.pipeline import RecordResult, SetAside
 
+DESCRIBE_LIMIT = 150
+
 
 def describe(exc: Exception) -> str:
     """An error for the report and the logs, through the one redactor (credfix.errortext):
-    messages can quote hostile input or values from the request (AWS echoes them)."""
-    return error_text(exc)
+    messages can quote hostile input or values from the request (AWS echoes them). Short:
+    the report's lines carry a key or a count before it."""
+    return error_text(exc, limit=DESCRIBE_LIMIT)
 
 
 def _announce(store: Store, notifier: Notifier, key: str, incident_id: str, lane: str = "priority") -> None:
