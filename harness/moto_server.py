@@ -12,14 +12,22 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
-3. EventBridge's events as targets receive them. moto 5.2.5 leaves `account` out of the event
+3. Lambda environment size. AWS refuses a function environment whose JSON (compact, as
+   `{"NAME":"value",...}`) exceeds 4 KB with an InvalidParameterValueException that quotes
+   the whole environment: "Lambda was unable to configure your environment variables because
+   the environment variables you have provided exceeded the 4KB limit. String measured: {...}"
+   (the message real SDK users report, e.g. with `{"PG_PASSWORD":"hunter2"}` in it; LocalStack
+   answers the same). moto 5.2.5 accepts any size. `patch_moto()` adds the check to
+   CreateFunction and UpdateFunctionConfiguration, so that credfix's handling of an error that
+   echoes secret values is tested on the wire.
+4. EventBridge's events as targets receive them. moto 5.2.5 leaves `account` out of the event
    it sends an SQS target; AWS sends every field of the event, `account` (the sender's) among
    them, which the runtime-log intake checks relayed lines against.
-4. Signatures of bodiless REST requests. moto 5.2.5 checks a GET without a body (Lambda's
+5. Signatures of bodiless REST requests. moto 5.2.5 checks a GET without a body (Lambda's
    ListFunctions) against a payload hash of the parsed parameters instead of the empty body the
    client signed, and answers SignatureDoesNotMatch to a valid key once signature checking is
    on; AWS accepts it. The check is given the empty body the client signed.
-5. CloudWatch Logs account policies. moto 5.2.5 has no PutAccountPolicy,
+6. CloudWatch Logs account policies. moto 5.2.5 has no PutAccountPolicy,
    DescribeAccountPolicies or DeleteAccountPolicy; `credfix doctor` reads them. The local AWS
    keeps them per account and region, one subscription filter policy per account and region
    as AWS allows (a second name is refused with LimitExceededException).
@@ -30,6 +38,7 @@ Run as `python -m harness.moto_server -p PORT`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -58,8 +67,49 @@ def _all_private_ips(eni: Any) -> list[str]:
     return [ip for ip in [eni.private_ip_address, *addresses] if ip]
 
 
+LAMBDA_ENVIRONMENT_LIMIT = 4096  # bytes of the compact JSON of the variables
+
+
+def _check_lambda_environment(spec: dict[str, Any]) -> None:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    variables = (spec.get("Environment") or {}).get("Variables")
+    if not variables:
+        return
+    measured = json.dumps(variables, separators=(",", ":"))
+    if len(measured.encode("utf-8")) > LAMBDA_ENVIRONMENT_LIMIT:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            f"you have provided exceeded the 4KB limit. String measured: {measured}"
+        )
+
+
+def _patch_lambda_environment_limit() -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_function, "credfix_patched", False):
+        return
+    create, update = LambdaBackend.create_function, LambdaBackend.update_function_configuration
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        _check_lambda_environment(spec)
+        return create(self, spec)
+
+    def update_function_configuration(
+        self: Any, function_name: str, qualifier: str, body: dict[str, Any]
+    ) -> Any:
+        _check_lambda_environment(body)
+        return update(self, function_name, qualifier, body)
+
+    create_function.credfix_patched = True  # type: ignore[attr-defined]
+    LambdaBackend.create_function = create_function  # type: ignore[method-assign]
+    LambdaBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
-    """Teach moto's network interfaces the address filters AWS supports (see the docstring)."""
+    """Teach moto the AWS behaviours listed in the docstring (2: address filters, 3: the
+    Lambda environment limit)."""
+    _patch_lambda_environment_limit()
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
     original = NetworkInterface.get_filter_value
@@ -83,7 +133,7 @@ _ACCOUNT_POLICY_FIELDS = ("policyName", "policyDocument", "policyType", "scope",
 
 
 def patch_bodiless_signatures() -> None:
-    """Patch 4: a request with no body is checked against the empty body its client signed."""
+    """Patch 5: a request with no body is checked against the empty body its client signed."""
     from moto.iam.access_control import IAMRequestBase
 
     original = IAMRequestBase._create_aws_request
@@ -104,7 +154,7 @@ def patch_bodiless_signatures() -> None:
 
 
 def patch_events_account() -> None:
-    """Patch 3: the event as AWS delivers it to a target, `account` included."""
+    """Patch 4: the event as AWS delivers it to a target, `account` included."""
     from moto.events.utils import EventTemplateParser
 
     template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
@@ -115,7 +165,7 @@ def patch_events_account() -> None:
 
 
 def patch_logs_account_policies() -> None:
-    """Patch 5: CloudWatch Logs account policies, per account and region."""
+    """Patch 6: CloudWatch Logs account policies, per account and region."""
     import json
     import time
 

@@ -23,28 +23,18 @@ from constructs import Construct
 
 from credfix.permissions import Role
 from credfix.registry import policy_for
+from credfix.scopes import HOME_KINDS, relay_scopes
+from infra.command_document import command_document
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.functions import CredfixFunctions
 from infra.logs import account_policy, forward_relayed, intake_dead_letter_target
 from infra.nag import acknowledge
-from infra.policy import Scope, statements_for, wildcard_acknowledgements
+from infra.policy import deny_statements, statements_for, wildcard_acknowledgements
 from infra.scopes import workload_scopes
 
 # Resource kinds that exist only in the home account: never granted by a member role.
-HOME_ONLY_KINDS = {
-    "incidents-table",
-    "events-dlq",
-    "work-queue",
-    "bulk-queue",
-    "act-queue",
-    "act-bulk-queue",
-    "verify-queue",
-    "alerts-topic",
-    "alerts-topic-key",
-    "kill-switch-parameter",
-    "member-roles",
-}
+HOME_ONLY_KINDS = set(HOME_KINDS)
 
 
 def home_role_name(role: Role, config: CredfixConfig) -> str:
@@ -75,14 +65,15 @@ class _Forwarder(Stack):
         rule.add_target(targets.EventBus(home_bus, dead_letter_queue=failed))
         if config.log_signal.enabled:
             self._relay(config, home_bus, failed)
+        if config.ssm_command:  # SSM documents are regional: act runs it in this region too
+            command_document(self, config.ssm_command)
 
     def _relay(self, config: CredfixConfig, home_bus: events.IEventBus, failed: sqs.Queue) -> None:
         """Opt-in: this account and region's runtime-log lines, relayed home (infra/logs.py)."""
         functions = CredfixFunctions(self, "Functions", key=None, layer_arn=config.powertools_layer_arn)
-        bus = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default"
         relay = functions.function(
             "relay",
-            scopes={"log-relay-bus": [Scope([bus])]},
+            scopes=relay_scopes(),
             environment={"CREDFIX_INCLUDE_EXPIRED_TOKEN": str(config.include_expired_token).lower()},
             timeout=Duration.seconds(60),
             memory_size=128,
@@ -151,6 +142,7 @@ class MemberRolesStack(Stack):
             )
             kinds = {k for k in policy_for(role) if k not in HOME_ONLY_KINDS}
             statements = statements_for(role, {k: v for k, v in scopes.items() if k in kinds}, only=kinds)
+            statements += deny_statements(role, [])  # no layer on any function (act)
             if not statements:
                 continue  # no declared permission for this role in a workload account
             policy = iam.Policy(self, f"{role.title()}Policy", roles=[member], statements=statements)

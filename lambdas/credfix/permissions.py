@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "cli"]
+Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "sweep", "cli"]
 F = TypeVar("F", bound=Callable[..., object])
 
 

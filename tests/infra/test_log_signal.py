@@ -83,7 +83,7 @@ def test_the_home_policy_sends_candidate_lines_to_the_intake_and_never_credfixs_
     assert "RoleArn" not in document  # a same-account Lambda needs no role to pass
     criteria = _flat(props["SelectionCriteria"])
     groups = [k for k in resources(home, "AWS::Logs::LogGroup")]
-    assert len(groups) == 5  # ingest, triage, act, verify, and the intake's own
+    assert len(groups) == 6  # ingest, triage, act, verify, sweep, and the intake's own
     assert (
         criteria
         == "LogGroupName NOT IN ["
@@ -117,6 +117,18 @@ def test_the_intake_holds_exactly_what_its_code_declares(single_signal: dict[str
     assert not any(a.startswith(IAM_WRITES) for a in granted)
 
 
+def test_act_may_never_touch_the_intake(single_signal: dict[str, Any]) -> None:
+    home = single_signal["credfix-home"]
+    (intake,) = [
+        k
+        for k, f in resources(home, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "credfix.handlers.logs.handler"
+    ]
+    (guard,) = [p for lid, p in resources(home, "AWS::IAM::Policy").items() if lid.startswith("ActGuard")]
+    denied = json.dumps(guard["Properties"]["PolicyDocument"])
+    assert intake in denied
+
+
 def test_every_account_and_region_relays_home_with_one_permission(org_signal: dict[str, Any]) -> None:
     relays = {name: t for name, t in org_signal.items() if "forwarder" in name}
     assert sorted(relays) == [
@@ -147,7 +159,7 @@ def test_every_account_and_region_relays_home_with_one_permission(org_signal: di
         relayed = [
             r["Properties"]
             for r in resources(template, "AWS::Events::Rule").values()
-            if r["Properties"]["EventPattern"].get("source") == ["credfix.logs"]
+            if r["Properties"].get("EventPattern", {}).get("source") == ["credfix.logs"]
         ]
         assert len(relayed) == 1 and relayed[0]["Targets"][0]["DeadLetterConfig"], name
 
@@ -159,7 +171,7 @@ def test_the_home_stack_queues_relayed_lines_from_its_bus_and_the_central_bus(
     relayed = [
         r["Properties"]
         for r in resources(home, "AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["credfix.logs"]
+        if r["Properties"].get("EventPattern", {}).get("source") == ["credfix.logs"]
     ]
     assert len(relayed) == 2  # the default bus (other regions) and the central bus (member accounts)
     assert {json.dumps(r.get("EventBusName")) for r in relayed} != {"null"}

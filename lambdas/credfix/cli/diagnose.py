@@ -29,6 +29,7 @@ from credfix.config import Settings, from_environ
 from credfix.core.aggregate import aggregate
 from credfix.core.logs import LogLines, read_lines
 from credfix.core.triage import TriageFailed, incident_from_delta, triage_any
+from credfix.errortext import error_text
 from credfix.keys import subject_label
 from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, is_insight, parse_failure
 from credfix.models.incident import REPORT_SCHEMA, Incident
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client_for = environment_clients()
     except BotoCoreError as exc:
-        return fail(1, f"AWS configuration: {exc}")
+        return fail(1, f"AWS configuration: {error_text(exc)}")
     try:
         incidents, rejected = diagnose_incidents(args.event, client_for, settings)
     except BadInput as exc:

@@ -14,6 +14,7 @@ from credfix.adapters.aws import client
 from credfix.adapters.readers.cloudtrail import read_trails
 from credfix.adapters.readers.log_policies import read_subscription_policies
 from credfix.core.doctor import LOG_SIGNAL, Check, check_log_policy, check_trails
+from credfix.errortext import error_text
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         trails = read_trails(client("cloudtrail"))
     except (BotoCoreError, ClientError) as exc:
-        print(f"credfix doctor: cannot read CloudTrail trails: {exc}", file=sys.stderr)
+        print(f"credfix doctor: cannot read CloudTrail trails: {error_text(exc)}", file=sys.stderr)
         return 1
     report = check_trails(trails)
     logs = client("logs")
