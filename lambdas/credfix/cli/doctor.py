@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.aws import client
 from credfix.adapters.readers.cloudtrail import read_trails
+from credfix.cli.output import add_format_argument, emit, fail
 from credfix.core.doctor import check_trails
 
 
@@ -18,7 +17,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor", help="check that CloudTrail feeds EventBridge (before deploying)"
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_format_argument(parser, json_flag=True)
     parser.set_defaults(func=run)
 
 
@@ -26,12 +25,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         trails = read_trails(client("cloudtrail"))
     except (BotoCoreError, ClientError) as exc:
-        print(f"credfix doctor: cannot read CloudTrail trails: {exc}", file=sys.stderr)
-        return 1
+        return fail("doctor", 1, f"cannot read CloudTrail trails: {exc}")
     report = check_trails(trails)
-    if args.json:
-        print(json.dumps({"ok": report.ok, "checks": [c.__dict__ for c in report.checks]}, indent=2))
-    else:
-        for check in report.checks:
-            print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    text = "\n".join(
+        f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in report.checks
+    )
+    emit(args, {"ok": report.ok, "checks": [c.__dict__ for c in report.checks]}, text)
     return 0 if report.ok else 1

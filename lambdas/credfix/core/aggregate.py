@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from credfix.models.observation import Failure, KeyDelta, Signature, SourceDelta, signature, source_hash
 
@@ -43,40 +44,73 @@ class Groups:
         """One delta per key, as if each record had been added to it in the batch's order:
         the first MAX_SOURCES_PER_BATCH distinct sources are kept (the rest only counted), and
         the first MAX_SESSION_ISSUERS session issuers."""
-        deltas: dict[str, KeyDelta] = {}
-        names: dict[tuple[str | None, str | None, str | None], str] = {}  # each hashed once per batch
-        for sig, (times, _) in self.signatures.items():
-            key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, _ = sig
-            delta = deltas.get(key)
-            if delta is None:
-                delta = deltas[key] = KeyDelta(key, message_ids=self.key_ids[key])
-            count, first, last = len(times), min(times), max(times)
-            delta.count += count
-            if delta.first_seen is None or first < delta.first_seen:
-                delta.first_seen = first
-            if delta.last_seen is None or last > delta.last_seen:
-                delta.last_seen = last
-            if code:
-                delta.error_codes.add(code)
-            delta.regions.add(region)
-            delta.event_sources.add(event_source)
-            delta.accounts.add(account)
-            if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
-                delta.session_issuers.add(issuer)
-            origin = (ip, user_agent, endpoint)
-            name = names.get(origin)
-            if name is None:
-                name = names[origin] = source_hash(ip, user_agent, endpoint)
-            source = delta.sources.get(name)
-            if source is None:
-                if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
-                    delta.sources_dropped += count
-                    continue
-                source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint)
-            source.count += count
-            if source.last_seen is None or last > source.last_seen:
-                source.last_seen = last
-        return deltas
+        return _deltas(
+            ((sig, len(times), min(times), max(times)) for sig, (times, _) in self.signatures.items()),
+            self.key_ids,
+        )
+
+
+@dataclass
+class RunningGroups:
+    """Groups for a stream of any length (`credfix diagnose` over a 200 MB log file): per
+    signature only a count and the first and last event time, so memory follows the number
+    of distinct signatures, not of records. No message ids: nothing is redelivered here."""
+
+    signatures: dict[Signature, list[Any]] = field(default_factory=dict)
+
+    def add(self, failure: Failure) -> None:
+        sig = signature(failure)
+        totals = self.signatures.get(sig)
+        at = failure.event_time
+        if totals is None:
+            self.signatures[sig] = [1, at, at]
+            return
+        totals[0] += 1
+        if at < totals[1]:
+            totals[1] = at
+        elif at > totals[2]:
+            totals[2] = at
+
+    def deltas(self) -> dict[str, KeyDelta]:
+        return _deltas(((sig, t[0], t[1], t[2]) for sig, t in self.signatures.items()), {})
+
+
+def _deltas(
+    totals: Iterable[tuple[Signature, int, datetime, datetime]], key_ids: dict[str, list[str]]
+) -> dict[str, KeyDelta]:
+    deltas: dict[str, KeyDelta] = {}
+    names: dict[tuple[str | None, str | None, str | None], str] = {}  # each hashed once per batch
+    for sig, count, first, last in totals:
+        key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, _ = sig
+        delta = deltas.get(key)
+        if delta is None:
+            delta = deltas[key] = KeyDelta(key, message_ids=key_ids.get(key, []))
+        delta.count += count
+        if delta.first_seen is None or first < delta.first_seen:
+            delta.first_seen = first
+        if delta.last_seen is None or last > delta.last_seen:
+            delta.last_seen = last
+        if code:
+            delta.error_codes.add(code)
+        delta.regions.add(region)
+        delta.event_sources.add(event_source)
+        delta.accounts.add(account)
+        if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
+            delta.session_issuers.add(issuer)
+        origin = (ip, user_agent, endpoint)
+        name = names.get(origin)
+        if name is None:
+            name = names[origin] = source_hash(ip, user_agent, endpoint)
+        source = delta.sources.get(name)
+        if source is None:
+            if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
+                delta.sources_dropped += count
+                continue
+            source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint)
+        source.count += count
+        if source.last_seen is None or last > source.last_seen:
+            source.last_seen = last
+    return deltas
 
 
 def aggregate(failures: Iterable[Failure]) -> dict[str, KeyDelta]:
