@@ -94,10 +94,17 @@ def fail(verb: str, code: int, reason: str) -> int:
     return code
 
 
+def one_line(value: object) -> str:
+    """A table cell: controls, bidi and line separators become spaces (values in the table
+    may have come from events; the core's `sanitise` has already bounded the long ones)."""
+    return "".join(" " if unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch for ch in str(value))
+
+
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """A plain text table (columns padded; the last column is not)."""
     if not rows:
         return ""
+    rows = [[one_line(cell) for cell in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
     for row in [headers, *rows]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from credfix.config import DEFAULT_DOCS_BASE_URL
+from credfix.adapters.messaging.sns import SnsTopic
+from credfix.config import DEFAULT_DOCS_BASE_URL, Settings
 from credfix.core.alerts.chat import chat_notification, chat_request, storm_notification
 from credfix.core.alerts.message import sns_message
 from credfix.core.alerts.storm import storm_message
@@ -66,3 +67,17 @@ class TopicAlerter:
         message_id = self._publish(storm_message(summary))
         self._to_chat(lambda: storm_notification(summary))
         return message_id
+
+
+def topic_alerter(
+    settings: Settings, sns_client: Any, on_chat_error: Callable[[Exception], None] | None = None
+) -> TopicAlerter:
+    """The Lambdas' alerter: the alerts topic, the chat topic when one is deployed, and the
+    docs base URL the alerts link to."""
+    chat = SnsTopic(sns_client, settings.chat_topic_arn).publish if settings.chat_topic_arn else None
+    return TopicAlerter(
+        SnsTopic(sns_client, settings.topic_arn).publish,
+        chat=chat,
+        docs_base_url=settings.docs_base_url,
+        on_chat_error=on_chat_error,
+    )
