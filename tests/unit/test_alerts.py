@@ -733,3 +733,20 @@ def test_five_kilobyte_user_agent_is_cut_in_every_audience() -> None:
     assert (
         machine["incident"]["sources"][0]["user_agent"] == agent
     )  # machines get the exact value, JSON-escaped
+
+
+def test_outsider_headline_names_each_address_once() -> None:
+    from credfix.core.attribution import headline
+
+    incident = sample("unknown-key")[0].model_copy(
+        update={
+            "origin": "outside",
+            "attribution": [
+                SourceAttribution(ip="203.0.113.9", scope="none"),
+                SourceAttribution(ip="203.0.113.9", scope="none"),  # the same address, another user agent
+                SourceAttribution(ip="198.51.100.7", scope="none"),
+            ],
+        }
+    )
+    line = headline(incident)
+    assert line is not None and line.startswith("The failing requests came from 203.0.113.9, 198.51.100.7, which")

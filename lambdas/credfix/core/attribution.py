@@ -160,7 +160,12 @@ def headline(incident: Incident) -> str | None:
     """One sentence for the alert when failures come from outside the account, else None."""
     if incident.origin not in ("outside", "mixed"):
         return None
-    outsiders = [a.ip for a in incident.attribution if a.scope == "none" and address_kind(a.ip) != "not-ip"]
+    # One address may appear with several user agents or endpoints: named once.
+    outsiders = list(
+        dict.fromkeys(
+            a.ip for a in incident.attribution if a.scope == "none" and address_kind(a.ip) != "not-ip"
+        )
+    )
     shown = ", ".join(str(ip) for ip in outsiders[:3]) + (
         f" and {len(outsiders) - 3} more" if len(outsiders) > 3 else ""
     )
