@@ -750,4 +750,6 @@ def test_outsider_headline_names_each_address_once() -> None:
     )
     line = headline(incident)
     assert line is not None
-    assert line.startswith("The failing requests came from 203.0.113.9, 198.51.100.7, which are not addresses")
+    assert line.startswith(
+        "The failing requests came from 203.0.113.9, 198.51.100.7, which are not addresses"
+    )

@@ -89,7 +89,7 @@ def test_every_alert_is_a_valid_custom_notification(verdict: str, kind: str) -> 
     notification = chat_notification(incident, kind, "https://wiki.example.com/verdicts")
     valid(notification)
     text = notification["content"]["description"]
-    for label in ("*Failing:*", "*Why:*", "*Workload:*", "*Action:*", "*Guide:*"):
+    for label in ("*Failing:*", "*Why:*", "*Workload:*", "*Action:*", "*Next:*", "*Guide:*"):
         assert label in text, label
     assert f"https://wiki.example.com/verdicts/{verdict}.md" in text
     assert verdict in notification["content"]["title"]

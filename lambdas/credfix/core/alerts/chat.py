@@ -31,6 +31,7 @@ from credfix.core.alerts.guide import advice
 from credfix.core.alerts.render import (
     alert_account,
     did,
+    next_line,
     primary_workload,
     short_name,
     span,
@@ -87,13 +88,15 @@ def chat_notification(
         f"{emoji} credfix {prefix}{verdict} ({incident.severity or 'unknown'}): "
         f"{sanitise(short_name(workload.parent or workload.id), 80) if workload else 'workload not located'}"
     )
+    calls = f"{incident.event_count:,} calls" if incident.event_count != 1 else "1 call"
     lines = [
-        f"*Failing:* {incident.event_count:,} call(s) with key {quoted(redact(incident.access_key_id))} "
+        f"*Failing:* {calls} with key {quoted(redact(incident.access_key_id))} "
         f"rejected ({quoted(', '.join(incident.error_codes) or 'rejected', 80)}) {span(incident)}, "
         f"account {quoted(alert_account(incident), 32)}",
         f"*Why:* {_plain(guide.summary, 300)}",
         f"*Workload:* {where}",
         f"*Action:* {_plain(did(incident, kind), 400)}",
+        f"*Next:* {_plain(next_line(incident, kind), 300)}",
         f"*Guide:* {verdict_url(incident, docs_base_url)}",
     ]
     if outside := attribution.headline(incident):

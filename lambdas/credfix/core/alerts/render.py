@@ -258,7 +258,7 @@ def did(incident: Incident, kind: str) -> str:
     return _action_phrase(ranked[0]) + (f"; {more} more below" if more else "")
 
 
-def _next_line(incident: Incident, kind: str) -> str:
+def next_line(incident: Incident, kind: str) -> str:
     if kind == "resolved":
         return "nothing urgent: the failures stopped; the incident re-opens if the key fails again"
     if kind == "escalated":
@@ -299,7 +299,7 @@ def first_screen(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOC
     )
     text.label("Workload:", located, wrap=False)
     text.label("Action:", did(incident, kind), wrap=False)
-    text.label("Next:", _next_line(incident, kind))
+    text.label("Next:", next_line(incident, kind))
     text.label("Guide:", verdict_url(incident, docs_base_url), wrap=False)
     if outside := attribution.headline(incident):
         text.add("")
