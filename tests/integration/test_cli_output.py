@@ -161,6 +161,15 @@ def test_several_events_a_directory_and_a_glob(
     assert {i["access_key_id"]: i["event_count"] for i in report["incidents"]} == {KEY_A: 2, KEY_B: 1}
 
 
+def test_stdin_is_read_with_a_dash(aws_env: LocalAws) -> None:
+    record = json.dumps(cloudtrail_event(KEY_A)["detail"])
+    done = subprocess.run(
+        [*CREDFIX, "diagnose", "--event", "-"], input=record.encode(), capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert [i["access_key_id"] for i in json.loads(done.stdout)["incidents"]] == [KEY_A]
+
+
 def test_the_sample_events_are_directly_usable(aws_env: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
     import tomllib
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from credfix.cli.diagnose import diagnose, report_document, report_text
 from credfix.cli.inputs import add_input_arguments
-from credfix.cli.output import add_format_argument, emit, fail
+from credfix.cli.output import Progress, add_format_argument, emit, fail
 
 if TYPE_CHECKING:
     from credfix.adapters.aws import ClientFactory
@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     )
     acted_incidents = []
     failed = False
-    for incident in incidents:
+    progress = Progress("remediate")
+    for n, incident in enumerate(incidents, 1):
+        progress.update(f"incident {n} of {len(incidents)}")
         now = datetime.now(UTC)
         try:
             actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"credfix remediate: alert not published: {exc}", file=sys.stderr)
             failed = True
         acted_incidents.append(acted)
+    progress.done()
     document = report_document([i.document() for i in acted_incidents], stats)
     emit(args, document, report_text(acted_incidents, stats, "remediated", settings))
     return 3 if failed else 0
