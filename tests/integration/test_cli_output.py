@@ -70,7 +70,8 @@ def test_text_on_a_terminal_and_json_in_a_pipe(aws_env: LocalAws, tmp_path: Path
     lines = text.splitlines()
     for label in ("Failing:", "Why:", "Workload:", "Action:", "Next:", "Guide:"):
         assert any(line.startswith(label) for line in lines), (label, text)
-    assert "3 calls with key AKIA…VV7A" in text
+    assert "Failing:  3 calls to sts rejected (InvalidClientTokenId)" in text
+    assert any(line.startswith("Key:      AKIA…VV7A, ") for line in lines)
     assert KEY_A not in text  # people get the redacted key
     assert "1 incident(s) from 3 credential failure(s)" in text
 

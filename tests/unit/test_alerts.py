@@ -358,7 +358,7 @@ def test_there_is_one_golden_per_verdict_and_no_stale_ones() -> None:
 
 # ---------------------------------------------------------------------------- the first screen
 
-FIVE_FACTS = ("Failing:", "Why:", "Workload:", "Action:", "Next:")
+FIVE_FACTS = ("Failing:", "Key:", "Why:", "Workload:", "Action:", "Next:")
 
 
 @pytest.mark.parametrize("verdict", VERDICTS)
@@ -395,7 +395,7 @@ def test_outsider_headline_stays_on_the_first_screen() -> None:
 def test_one_failure_reads_as_one_time_not_a_range() -> None:
     incident = base("stale-consumer", event_count=3, first_seen=at(5), last_seen=at(5))
     text = " ".join(email_text(incident, "diagnosed").split())
-    assert "3 calls with key AKIA…VV7A rejected" in text
+    assert "Failing: 3 calls to sts, s3 rejected (InvalidClientTokenId), at 2026-11-03 11:07:00 UTC" in text
     assert "at 2026-11-03 11:07:00 UTC" in text
     assert "between" not in text and "11:07:00 to 11:07:00" not in text
 

@@ -31,8 +31,10 @@ from credfix.core.alerts.guide import advice
 from credfix.core.alerts.render import (
     alert_account,
     did,
+    key_line,
     next_line,
     primary_workload,
+    services,
     short_name,
     span,
     subject,
@@ -89,10 +91,11 @@ def chat_notification(
         f"{sanitise(short_name(workload.parent or workload.id), 80) if workload else 'workload not located'}"
     )
     calls = f"{incident.event_count:,} calls" if incident.event_count != 1 else "1 call"
+    codes = quoted(", ".join(incident.error_codes) or "rejected", 80)
     lines = [
-        f"*Failing:* {calls} with key {quoted(redact(incident.access_key_id))} "
-        f"rejected ({quoted(', '.join(incident.error_codes) or 'rejected', 80)}) {span(incident)}, "
+        f"*Failing:* {calls}{_plain(services(incident), 120)} rejected ({codes}) {span(incident)}, "
         f"account {quoted(alert_account(incident), 32)}",
+        f"*Key:* {quoted(key_line(incident), 200)}",
         f"*Why:* {_plain(guide.summary, 300)}",
         f"*Workload:* {where}",
         f"*Action:* {_plain(did(incident, kind), 400)}",

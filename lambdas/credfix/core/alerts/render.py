@@ -19,7 +19,7 @@ from typing import Literal, get_args
 
 from credfix.config import DEFAULT_DOCS_BASE_URL
 from credfix.core import attribution
-from credfix.core.alerts.guide import advice
+from credfix.core.alerts.guide import advice, owner_user
 from credfix.core.alerts.sanitise import ascii_line, sanitise
 from credfix.core.remediate.model import NOTIFY
 from credfix.keys import redact
@@ -242,6 +242,35 @@ def _action_phrase(action: Action) -> str:
     return f"did not run {action.type} on {target}: {action.reason}"
 
 
+def key_line(incident: Incident) -> str:
+    """The key, its state and its owner: 'AKIA…VV7A, deleted, of IAM user deploy-bot in account …'."""
+    status = {
+        "Active": "active",
+        "Inactive": "deactivated",
+        "deleted": "deleted",
+        "not-in-account": "not a key of this account",
+        "temporary": "a temporary session key",
+        "unknown": "status unknown",
+    }.get(incident.key_status or "", "status not checked yet")
+    user = owner_user(incident)
+    if user and incident.owner_account:
+        owner = f"of IAM user {user} in account {incident.owner_account}"
+    elif incident.owner_account:
+        owner = f"of account {incident.owner_account}"
+    else:
+        owner = "owner unknown"
+    return f"{redact(incident.access_key_id)}, {status}, {owner}"
+
+
+def services(incident: Incident) -> str:
+    """' to sts, s3': the services called (at most three named), for the Failing line."""
+    names = [s.removesuffix(".amazonaws.com") for s in incident.event_sources]
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f" to {shown}"
+
+
 def did(incident: Incident, kind: str) -> str:
     """What credfix did, in one line: the most significant action, and how many more."""
     real = [a for a in incident.actions if not _is_notify(a)]
@@ -286,9 +315,10 @@ def first_screen(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOC
     # content can change the shape of the first screen; credfix's own sentences wrap.
     text.label(
         "Failing:",
-        f"{calls} with key {redact(incident.access_key_id)} rejected ({codes}), {span(incident)}",
+        f"{calls}{services(incident)} rejected ({codes}), {span(incident)}",
         wrap=False,
     )
+    text.label("Key:", key_line(incident), wrap=False)
     text.label("Why:", advice(incident).summary)
     workload = primary_workload(incident)
     account = alert_account(incident)
@@ -309,10 +339,8 @@ def first_screen(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOC
 
 def _details(text: _Text, incident: Incident) -> None:
     text.section("DETAILS")
-    owner = f", owner account {incident.owner_account}" if incident.owner_account else ""
     text.field("Incident:", f"{incident.incident_id} (status {incident.status})", 120)
-    text.field("Key:", f"{redact(incident.access_key_id)}: {incident.key_status or 'not checked yet'}{owner}")
-    text.field("Calls to:", f"{_join(incident.event_sources)} in {_join(incident.regions)}")
+    text.field("Regions:", _join(incident.regions))
     if len(incident.accounts) > 1:
         text.field("Accounts:", _join(incident.accounts))
     if not incident.sources:
