@@ -753,3 +753,10 @@ def test_outsider_headline_names_each_address_once() -> None:
     assert line.startswith(
         "The failing requests came from 203.0.113.9, 198.51.100.7, which are not addresses"
     )
+
+
+def test_notify_is_the_planners_notify() -> None:
+    from credfix.core.alerts.render import NOTIFY
+    from credfix.core.remediate.model import NOTIFY as PLANNED
+
+    assert NOTIFY == PLANNED

@@ -21,7 +21,6 @@ from credfix.config import DEFAULT_DOCS_BASE_URL
 from credfix.core import attribution
 from credfix.core.alerts.guide import advice, owner_user
 from credfix.core.alerts.sanitise import ascii_line, sanitise
-from credfix.core.remediate.model import NOTIFY
 from credfix.keys import redact
 from credfix.models.incident import Action, Incident, Workload
 
@@ -52,6 +51,9 @@ SECTIONS = (
     "WHAT TO DO NEXT",
 )
 
+# The plan's "tell a person, change nothing" entry (credfix.core.remediate.model.NOTIFY; not
+# imported: the verify Lambda would load the whole remediation package for one string).
+NOTIFY = "notify"
 _CONFIDENCE = {"high": 0, "medium": 1, "low": 2}
 _STATUS_RANK = {"failed": 5, "executed": 4, "pending": 3, "planned": 2, "skipped": 1}
 _HEADLINE = {  # kind -> (prefix, what happened); the verdict goes between them
