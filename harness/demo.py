@@ -35,6 +35,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from credfix.cli.output import ticking
 from credfix.keys import redact
 from harness import account as build
 from harness.cloudtrail import LocalCloudTrail
@@ -406,7 +407,9 @@ def run() -> None:
         )
 
         with step("Deploy the credfix pipeline (detection rule read from the synthesized CDK template)"):
-            local = LocalPipeline(aws, session=operator).deploy()
+            # The synth behind it takes up to a minute: a ticking line on a terminal (stderr only).
+            with ticking("  synthesizing the CDK app and creating the pipeline"):
+                local = LocalPipeline(aws, session=operator).deploy()
             os.environ.update(local.environ())
             os.environ.update({"CREDFIX_MODE": "enforce", "CREDFIX_DRAIN_SECONDS": str(DRAIN_SECONDS)})
             pipeline = Pipeline(local)

@@ -26,7 +26,7 @@ HOME_STACK_NAME = "credfix-home"
 
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     app = cdk.App(context=context or {}, outdir=outdir)
-    config = credfix_config.load(app.node.try_get_context)
+    config = credfix_config.load(app.node.try_get_context, app.node.get_all_context().keys())
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     codes = error_codes(config)
     home = HomeStack(

@@ -3,24 +3,35 @@ validated here so that a mistake fails `cdk synth` with a clear message, not a d
 
 Context values given with `-c` arrive as strings: booleans and numbers are coerced by
 Pydantic; lists accept JSON (`-c regions='["eu-west-1"]'`) or comma-separated text.
+
+A context key that is not a setting fails too ("unknown setting 'mod' (did you mean
+'mode'?)"): a typo must not deploy defaults silently. The CDK's own keys (feature flags
+`@aws-cdk/...`, `aws:cdk:...`, lookups `availability-zones:...`) are left to the CDK.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from credfix.config import DEFAULT_RUNNER_TAGS
+from credfix.config import DEFAULT_DOCS_BASE_URL, DEFAULT_RUNNER_TAGS
 
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 ACCOUNT = re.compile(r"^\d{12}$")
+SLACK_CONFIGURATION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration/slack-channel/[A-Za-z0-9_.+=,@-]{1,128}$"
+)
+SLACK_ID = re.compile(r"^[A-Z0-9]{6,24}$")
+# Keys the CDK CLI itself puts in the context without a namespace.
+CDK_OWN_KEYS = frozenset({"acknowledged-issue-numbers"})
 
 
 class ConfigError(ValueError):
@@ -100,6 +111,51 @@ class LogSignal(_Strict):
         return sorted(set(value))
 
 
+class Chat(_Strict):
+    """Alerts in Slack or Microsoft Teams through Amazon Q Developer in chat applications (opt-in):
+    a second topic whose messages are custom notifications. `enabled` alone deploys the topic
+    (add it to a channel configuration yourself); `slack_workspace_id` + `slack_channel_id`
+    also deploy a Slack channel configuration subscribed to it; `slack_channel_configuration_arn`
+    names an existing configuration (CloudFormation cannot add a topic to a configuration it
+    does not own: the stack outputs the topic to add, docs/deploy.md §5)."""
+
+    enabled: bool = False
+    slack_channel_configuration_arn: str = ""
+    slack_workspace_id: str = ""
+    slack_channel_id: str = ""
+
+    @field_validator("slack_channel_configuration_arn")
+    @classmethod
+    def _configuration_arn(cls, value: str) -> str:
+        if value and not SLACK_CONFIGURATION_ARN.match(value):
+            raise ValueError(
+                "not a Slack channel configuration ARN "
+                "(arn:aws:chatbot::ACCOUNT:chat-configuration/slack-channel/NAME)"
+            )
+        return value
+
+    @field_validator("slack_workspace_id", "slack_channel_id")
+    @classmethod
+    def _slack_id(cls, value: str) -> str:
+        if value and not SLACK_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack ID (like T0ABC12DE or C0ABC12DE)")
+        return value
+
+    @model_validator(mode="after")
+    def _both_ids(self) -> Chat:
+        if bool(self.slack_workspace_id) != bool(self.slack_channel_id):
+            raise ValueError("chat needs both slack_workspace_id and slack_channel_id, or neither")
+        if self.slack_channel_id and self.slack_channel_configuration_arn:
+            raise ValueError(
+                "chat: give an existing slack_channel_configuration_arn or the Slack IDs, not both"
+            )
+        return self
+
+    @property
+    def wanted(self) -> bool:
+        return self.enabled or bool(self.slack_channel_configuration_arn or self.slack_channel_id)
+
+
 class Organization(_Strict):
     enabled: bool = False
     organization_id: str = ""  # o-xxxxxxxxxx: the central bus and member roles are restricted to it
@@ -120,6 +176,8 @@ class CredfixConfig(_Strict):
     mode: Literal["observe", "enforce"] = "observe"
     include_expired_token: bool = False
     alerts: AlertSubscriptions = Field(default_factory=AlertSubscriptions)
+    chat: Chat = Field(default_factory=Chat)
+    docs_base_url: str = DEFAULT_DOCS_BASE_URL  # where alerts link the verdict pages
     watch_prefixes: list[str] = Field(default_factory=list)
     # Secrets under watch_prefixes are watched without the tag only with this explicit choice.
     watch_untagged: bool = False
@@ -185,6 +243,13 @@ class CredfixConfig(_Strict):
             raise ValueError("ssm_command is longer than 4096 characters")
         return value
 
+    @field_validator("docs_base_url")
+    @classmethod
+    def _docs_base_url(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s]+$", value):
+            raise ValueError("docs_base_url must be an https:// URL (where docs/verdicts/ is published)")
+        return value.rstrip("/")
+
     @field_validator("kill_switch_parameter")
     @classmethod
     def _parameter(cls, value: str) -> str:
@@ -219,15 +284,39 @@ class CredfixConfig(_Strict):
 FIELDS = tuple(CredfixConfig.model_fields)
 
 
-def load(get_context: Callable[[str], Any]) -> CredfixConfig:
-    """Read every known key from the CDK context and validate them together."""
+OBJECT_FIELDS = ("alerts", "org", "chat", "log_signal")
+
+
+def unknown_settings(keys: Iterable[str]) -> list[str]:
+    """One line per context key that is neither a setting nor the CDK's own, with the setting
+    it most likely meant."""
+    lines = []
+    for key in sorted(set(keys)):
+        if key in FIELDS or key in CDK_OWN_KEYS or key.startswith("@") or ":" in key or "/" in key:
+            continue
+        close = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (settings: {', '.join(FIELDS)})"
+        lines.append(f"  - unknown setting {key!r}{hint}")
+    return lines
+
+
+def load(get_context: Callable[[str], Any], keys: Iterable[str] = ()) -> CredfixConfig:
+    """Read every known key from the CDK context and validate them together; `keys` (all the
+    context's keys) are checked for settings that do not exist."""
+    problems = unknown_settings(keys)
     raw = {name: get_context(name) for name in FIELDS}
-    raw = {
-        k: (json.loads(v) if k in ("alerts", "org", "log_signal") and isinstance(v, str) else v)
-        for k, v in raw.items()
-    }
     try:
-        return CredfixConfig.model_validate({k: v for k, v in raw.items() if v is not None})
+        raw = {k: (json.loads(v) if k in OBJECT_FIELDS and isinstance(v, str) else v) for k, v in raw.items()}
+    except ValueError as exc:
+        problems.append(f"  - {', '.join(OBJECT_FIELDS)} must be JSON objects: {exc}")
+        raw = {k: v for k, v in raw.items() if k not in OBJECT_FIELDS or not isinstance(v, str)}
+    config = None
+    try:
+        config = CredfixConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
-        lines = [f"  - {'.'.join(str(p) for p in e['loc']) or '(context)'}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("credfix: invalid cdk.json context:\n" + "\n".join(lines)) from None
+        problems += [
+            f"  - {'.'.join(str(p) for p in e['loc']) or '(context)'}: {e['msg']}" for e in exc.errors()
+        ]
+    if problems or config is None:
+        raise ConfigError("credfix: invalid cdk.json context:\n" + "\n".join(problems))
+    return config

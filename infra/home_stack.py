@@ -4,9 +4,11 @@ sweep (scheduled) that announces again an incident left open without a verdict."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -118,6 +120,7 @@ class HomeStack(Stack):
             self, "Operations", display_name="credfix operations", master_key=self.key, enforce_ssl=True
         )
         self._subscribe()
+        self.chat_topic = self._chat() if config.chat.wanted else None
 
         self.kill_switch = ssm.StringParameter(
             self,
@@ -191,6 +194,19 @@ class HomeStack(Stack):
         CfnOutput(self, "AlertsTopicArn", value=self.alerts_topic.topic_arn)
         CfnOutput(self, "IncidentsTableName", value=self.table.table_name)
         CfnOutput(self, "KillSwitchParameter", value=self.kill_switch.parameter_name)
+        # What the day-two verbs (`credfix targets`) need to know of the guardrails as deployed.
+        CfnOutput(
+            self,
+            "OperatorSettings",
+            value=json.dumps(
+                {
+                    "target_cooldown_seconds": config.target_cooldown_minutes * 60,
+                    "breaker_failures": config.breaker_failures,
+                    "block_seconds": config.block_days * 86400,
+                },
+                separators=(",", ":"),
+            ),
+        )
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -209,6 +225,8 @@ class HomeStack(Stack):
             "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
             "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
             "CREDFIX_TOPIC_ARN": self.alerts_topic.topic_arn,
+            "CREDFIX_CHAT_TOPIC_ARN": self.chat_topic.topic_arn if self.chat_topic else "",
+            "CREDFIX_DOCS_BASE_URL": c.docs_base_url,
             "CREDFIX_REOPEN_AFTER_SECONDS": str(c.reopen_after_minutes * 60),
             "CREDFIX_INCLUDE_EXPIRED_TOKEN": str(c.include_expired_token).lower(),
             "CREDFIX_WATCH_PREFIXES": ",".join(c.watch_prefixes),
@@ -247,12 +265,16 @@ class HomeStack(Stack):
             "alerts-topic": self.alerts_topic.topic_arn,
             "alerts-topic-key": self.key.key_arn,
             "kill-switch-parameter": self.kill_switch.parameter_arn,
+            "home-stack": self.stack_id,
         }
 
     def scopes(self) -> dict[str, list[Scope]]:
         """Resource kinds named by the code's `@needs` declarations -> IAM scopes."""
+        chat_topics = [self.chat_topic.topic_arn] if self.chat_topic else []
         return {
             **home_scopes(self.home_resources()),
+            # credfix's alert topics: the alerts topic, and the chat topic when deployed.
+            "alerts-topic": [Scope((self.alerts_topic.topic_arn, *chat_topics))],
             "member-roles": member_role_scopes(self.config),
             **workload_scopes(self.config),
         }
@@ -431,6 +453,39 @@ class HomeStack(Stack):
         for n, queue_arn in enumerate(alerts.sqs):
             queue = sqs.Queue.from_queue_arn(self, f"Subscriber{n}", queue_arn)
             self.alerts_topic.add_subscription(subs.SqsSubscription(queue))
+
+    def _chat(self) -> sns.Topic:
+        """Opt-in: alerts as Amazon Q Developer custom notifications (core/alerts/chat.py), on a
+        topic of their own (its messages are the notification JSON, nothing else), and the
+        Slack channel configuration subscribed to it when the Slack IDs are given."""
+        chat = self.config.chat
+        topic = sns.Topic(
+            self, "ChatAlerts", display_name="credfix chat alerts", master_key=self.key, enforce_ssl=True
+        )
+        CfnOutput(self, "ChatTopicArn", value=topic.topic_arn)
+        if chat.slack_channel_id:
+            channel = chatbot.SlackChannelConfiguration(
+                self,
+                "SlackChannel",
+                slack_channel_configuration_name=f"credfix-{self.config.home_region}",
+                slack_workspace_id=chat.slack_workspace_id,
+                slack_channel_id=chat.slack_channel_id,
+                notification_topics=[topic],
+                logging_level=chatbot.LoggingLevel.ERROR,
+                # Notifications only: the channel may run no AWS command through this configuration.
+                guardrail_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AWSDenyAll")],
+            )
+            CfnOutput(self, "SlackChannelConfigurationArn", value=channel.slack_channel_configuration_arn)
+        elif chat.slack_channel_configuration_arn:
+            CfnOutput(
+                self,
+                "ChatNextStep",
+                value=(
+                    f"Add {topic.topic_arn} to the notifications of {chat.slack_channel_configuration_arn} "
+                    "(Amazon Q Developer console, or update-slack-channel-configuration with its topics)"
+                ),
+            )
+        return topic
 
     def _central_bus(self) -> None:
         """Org mode: member accounts forward their failures to this bus; only the org may."""

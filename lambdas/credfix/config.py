@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
 
+# Where the verdict pages (docs/verdicts/<verdict>.md) are published; alerts link to them.
+# Deployments point it at their own copy with the `docs_base_url` setting.
+DEFAULT_DOCS_BASE_URL = "https://github.com/credfix/credfix/blob/main/docs/verdicts"
+
 DEFAULT_RUNNER_TAGS = (
     "credfix:workload=ci-runner",
     "ghr:Application=github-action-runner",  # philips-labs/terraform-aws-github-runner
@@ -37,6 +41,9 @@ class Settings(BaseModel):
     verify_queue_url: str = Field("", alias="CREDFIX_VERIFY_QUEUE_URL")
     events_dlq_url: str = Field("", alias="CREDFIX_EVENTS_DLQ_URL")
     topic_arn: str = Field("", alias="CREDFIX_TOPIC_ARN")
+    # Opt-in: a second topic whose messages are Amazon Q Developer custom notifications (chat).
+    chat_topic_arn: str = Field("", alias="CREDFIX_CHAT_TOPIC_ARN")
+    docs_base_url: str = Field(DEFAULT_DOCS_BASE_URL, alias="CREDFIX_DOCS_BASE_URL")
 
     # Detection and ingest.
     reopen_after_seconds: int = Field(3600, ge=0, alias="CREDFIX_REOPEN_AFTER_SECONDS")

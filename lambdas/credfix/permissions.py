@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "sweep", "cli"]
+# "operator": the people clearing blocks, resetting the breaker and muting keys (`credfix
+# permissions --role operator`); never a Lambda.
+Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "sweep", "cli", "operator"]
 F = TypeVar("F", bound=Callable[..., object])
 
 

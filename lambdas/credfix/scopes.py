@@ -52,6 +52,7 @@ HOME_KINDS = (
     "credfix-queues",
     "credfix-queues-key",
     "member-roles",
+    "home-stack",  # its outputs, read by the day-two verbs (operator)
 )
 
 OPT_OUT = {"StringNotEquals": {f"aws:ResourceTag/{OPT_OUT_TAG}": OPT_OUT_VALUE}}
@@ -251,6 +252,7 @@ def placeholder_home_scopes() -> dict[str, list[Scope]]:
     named = {kind: placeholder(kind) for kind in HOME_KINDS if kind not in ("member-roles",)}
     named["credfix-queues"] = arn("sqs", "credfix-*")
     named["credfix-queues-key"] = placeholder("alerts-topic-key")
+    named["home-stack"] = arn("cloudformation", "stack/credfix-home/*")
     return home_scopes(named)
 
 

@@ -78,7 +78,7 @@ def test_filter_policy_on_verdict_delivers_only_matching_alerts(topic: tuple[Any
     for message, body in zip(matching, bodies, strict=True):
         incident = published[body["incident"]["verdict"]]
         # Raw delivery: the SQS body is the "sqs" text itself, the attributes become SQS attributes.
-        assert body == {"kind": "diagnosed", "incident": incident.document()}
+        assert body == {"schema": "credfix.alert/v1", "kind": "diagnosed", "incident": incident.document()}
         attrs = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
         assert attrs["verdict"] == incident.verdict
         assert attrs["severity"] == incident.severity

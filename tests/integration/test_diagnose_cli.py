@@ -236,8 +236,8 @@ def test_insights_records_are_rejected_as_insights_records_alone_or_in_a_log_fil
     sample = json.loads(
         (Path(__file__).parent.parent / "events" / "insights_event_is_not_a_failed_call.json").read_text()
     )
-    insight = sample["event"]["detail"]
-    for content in (insight, {"Records": [insight, cloudtrail_event(old)["detail"]]}, sample["event"]):
+    insight = sample["detail"]
+    for content in (insight, {"Records": [insight, cloudtrail_event(old)["detail"]]}, sample):
         code, report, err = diagnose(tmp_path, content, capsys)
         assert code == 0, err
         (reason,) = report["rejected"]["reasons"]

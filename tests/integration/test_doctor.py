@@ -32,7 +32,7 @@ def _trail(name: str, *, multi_region: bool = True, read_write: str = "All", sta
 
 
 def test_no_trail_fails_with_advice(aws_env: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["doctor"]) == 1
+    assert main(["doctor", "--format", "text"]) == 1
     out = capsys.readouterr().out
     assert "FAIL multi-region trail" in out and "create_trail=true" in out
 

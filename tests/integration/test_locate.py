@@ -106,7 +106,7 @@ def test_secret_consumer_found_without_an_ip_match(aws_env: LocalAws) -> None:
     [stale] = by_type(result, "ecs-task")
     assert stale.id == task["taskArn"] and stale.parent == services[0].id
     assert stale.confidence == "medium"
-    assert any("start time unknown" in e for e in stale.evidence)  # moto's startedAt is None
+    assert not any("start time unknown" in e for e in stale.evidence)  # not evidence (issue 20)
     assert all(w.confidence != "high" for w in result.workloads)
 
 

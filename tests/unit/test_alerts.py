@@ -35,6 +35,7 @@ from credfix.models.incident import (
     Evidence,
     Incident,
     Source,
+    SourceAttribution,
     TimelineEntry,
     Verdict,
     Verification,
@@ -355,6 +356,92 @@ def test_there_is_one_golden_per_verdict_and_no_stale_ones() -> None:
     assert sorted(p.stem for p in GOLDEN.glob("*.txt")) == sorted(VERDICTS)
 
 
+# ---------------------------------------------------------------------------- the first screen
+
+FIVE_FACTS = ("Failing:", "Key:", "Why:", "Workload:", "Action:", "Next:")
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_golden_first_ten_lines_hold_the_five_facts_and_the_verdict_page(verdict: str) -> None:
+    """Read from the golden files themselves: what a person sees first, whatever produced it."""
+    lines = (GOLDEN / f"{verdict}.txt").read_text(encoding="utf-8").splitlines()[:10]
+    for label in FIVE_FACTS:
+        assert sum(line.startswith(label) for line in lines) == 1, (verdict, label)
+    (guide,) = [line for line in lines if line.startswith("Guide:")]
+    assert guide.endswith(f"/docs/verdicts/{verdict}.md") and "https://" in guide
+    assert verdict in lines[0]
+    assert all(len(line) <= 120 for line in lines)
+
+
+def test_docs_base_url_is_configurable() -> None:
+    incident, kind = sample("stale-consumer")
+    text = email_text(incident, kind, "https://wiki.example.com/credfix/verdicts/")
+    assert "Guide:    https://wiki.example.com/credfix/verdicts/stale-consumer.md" in text.splitlines()
+
+
+def test_outsider_headline_stays_on_the_first_screen() -> None:
+    incident = sample("unknown-key")[0].model_copy(
+        update={
+            "origin": "outside",
+            "attribution": [SourceAttribution(ip="203.0.113.9", scope="none")],
+        }
+    )
+    lines = email_text(incident, "diagnosed").splitlines()
+    first_screen = " ".join(lines[: lines.index("DETAILS")])
+    assert "someone outside is using this key ID" in first_screen
+    assert "Action:   nothing changed: the failing requests came from outside the account" in lines
+
+
+def test_one_failure_reads_as_one_time_not_a_range() -> None:
+    incident = base("stale-consumer", event_count=3, first_seen=at(5), last_seen=at(5))
+    text = " ".join(email_text(incident, "diagnosed").split())
+    assert "Failing: 3 calls to sts, s3 rejected (InvalidClientTokenId), at 2026-11-03 11:07:00 UTC" in text
+    assert "at 2026-11-03 11:07:00 UTC" in text
+    assert "between" not in text and "11:07:00 to 11:07:00" not in text
+
+
+def test_notify_only_is_an_alert_not_a_skipped_action() -> None:
+    incident = base(
+        "unknown-key",
+        actions=[
+            Action(type="notify", target=KEY, status="skipped", reason="no workload located: notify only")
+        ],
+    )
+    text = email_text(incident, "diagnosed")
+    assert "[skipped] notify" not in text
+    assert "Action:   alert only, nothing changed (no workload located: notify only)" in text.splitlines()
+
+
+def test_timeline_says_each_thing_once() -> None:
+    incident = base(
+        "stale-consumer",
+        actions=[Action(type="restart-ecs-service", target=SERVICE, status="executed", at=at(14))],
+        timeline=[
+            TimelineEntry(at=at(3.2), what=f"first failure of {redact(KEY)}"),
+            TimelineEntry(at=at(14), what=f"act: executed restart-ecs-service on {SERVICE}"),
+        ],
+    )
+    lines = email_text(incident, "remediated").splitlines()
+    timeline = lines[lines.index("TIMELINE (UTC)") + 1 : lines.index("WHAT TO DO NEXT")]
+    assert sum("first failure" in line.lower() for line in timeline) == 1
+    assert sum("restart-ecs-service" in line for line in timeline) == 1
+
+
+def test_key_owner_step_names_the_user_only_when_evidence_does() -> None:
+    named = " ".join(email_text(*sample("key-deactivated")).split())  # evidence: "for user ci-sandbox"
+    assert "Find who changed the key of IAM user ci-sandbox" in named
+    unnamed = " ".join(email_text(*sample("key-deleted")).split())
+    assert "the IAM user in the evidence" not in unnamed
+    assert "the CreateAccessKey event that returned this key ID names the user" in unnamed
+
+
+def test_no_reference_to_a_guide_the_reader_never_saw_or_to_an_environment_variable() -> None:
+    for verdict in VERDICTS:
+        text = email_text(*sample(verdict))
+        assert "field guide" not in text
+        assert "CREDFIX_" not in text
+
+
 # ---------------------------------------------------------------------------- parts
 
 
@@ -363,16 +450,19 @@ def test_email_text_has_every_part(verdict: str) -> None:
     incident, kind = sample(verdict)
     text = email_text(incident, kind)
     lines = text.splitlines()
+    present = {"WORKLOADS": bool(incident.workloads), "ACTIONS": bool(incident.actions)}
     for section in SECTIONS:
-        assert section in lines, section
-    assert f"  Verdict: {verdict} (severity {incident.severity})" in lines
+        if present.get(section, True):
+            assert section in lines, section
+    assert f"{verdict} (severity {incident.severity})" in lines[0]
     for ev in incident.evidence:
-        assert f"    - {ev.check}: {ev.found}" in lines
+        assert f"  - {ev.check}: {ev.found}" in lines
     for action in incident.actions:
-        assert any(line.startswith(f"  - [{action.status}] {action.type} on ") for line in lines)
+        tag = "alert only" if action.type == "notify" else f"[{action.status}] {action.type} on "
+        assert any(line.startswith(f"  - {tag}") for line in lines)
     assert incident.access_key_id not in text  # only the redacted form
     assert redact(incident.access_key_id) in text
-    assert "  Wrong fix to avoid (field guide):" in lines
+    assert any(line.startswith("  Avoid: ") for line in lines)
     assert "sts get-caller-identity" in text
     assert incident.first_seen.strftime("%Y-%m-%d %H:%M:%S UTC") in text
     assert all(len(line) <= MAX_LINE for line in lines)
@@ -400,9 +490,9 @@ def test_runner_with_cli_user_agent_points_at_aws_profile() -> None:
         ("foreign-account", ["belongs to account 210987654321", "Do not broaden IAM permissions"]),
         ("signature-mismatch", ["together, atomically, in one secret version"]),
         ("key-deleted", ["Find the key's owner", "rather than re-activating the old key"]),
-        ("key-deactivated", ["Find the key's owner", "deactivated (Inactive)"]),
+        ("key-deactivated", ["Find who changed the key of IAM user", "deactivated (Inactive)"]),
         ("stale-secret", ["ESCALATED", "does not act on it again until the block expires", "VERIFICATION"]),
-        ("temporary-credentials", ["Resolved", "Outcome:     verified"]),
+        ("temporary-credentials", ["RESOLVED", "Outcome:     verified"]),
     ],
 )
 def test_next_steps_are_specific_to_the_verdict(verdict: str, phrases: list[str]) -> None:
@@ -475,6 +565,7 @@ def test_sns_message_has_a_text_per_audience_and_filter_attributes() -> None:
     assert body["default"].startswith(subject(incident))
     for protocol in ("email-json", "sqs", "https", "lambda"):
         machine = json.loads(body[protocol])
+        assert machine["schema"] == "credfix.alert/v1"
         assert machine["kind"] == "remediated"
         assert machine["incident"]["schema"] == "credfix.incident/v1"
         assert machine["incident"]["access_key_id"] == KEY  # the document carries the full key ID
@@ -642,3 +733,30 @@ def test_five_kilobyte_user_agent_is_cut_in_every_audience() -> None:
     assert (
         machine["incident"]["sources"][0]["user_agent"] == agent
     )  # machines get the exact value, JSON-escaped
+
+
+def test_outsider_headline_names_each_address_once() -> None:
+    from credfix.core.attribution import headline
+
+    incident = sample("unknown-key")[0].model_copy(
+        update={
+            "origin": "outside",
+            "attribution": [
+                SourceAttribution(ip="203.0.113.9", scope="none"),
+                SourceAttribution(ip="203.0.113.9", scope="none"),  # the same address, another user agent
+                SourceAttribution(ip="198.51.100.7", scope="none"),
+            ],
+        }
+    )
+    line = headline(incident)
+    assert line is not None
+    assert line.startswith(
+        "The failing requests came from 203.0.113.9, 198.51.100.7, which are not addresses"
+    )
+
+
+def test_notify_is_the_planners_notify() -> None:
+    from credfix.core.alerts.render import NOTIFY
+    from credfix.core.remediate.model import NOTIFY as PLANNED
+
+    assert NOTIFY == PLANNED

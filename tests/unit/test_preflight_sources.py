@@ -81,7 +81,7 @@ def preflight(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict
 
 
 def text_preflight(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["preflight", *args])
+    code = main(["preflight", "--format", "text", *args])
     out = capsys.readouterr().out
     assert SECRET not in out and TOKEN not in out
     return code, out

@@ -1,48 +1,40 @@
 """`credfix diagnose --event FILE`: triage failure records read-only, without the pipeline.
 
-FILE (or `-` for stdin) is one CloudTrail record, one EventBridge event, a JSON list of
-either, a CloudTrail log file (`{"Records": [...]}`, gzip-compressed as CloudTrail
-delivers it, or not), or a CloudWatch Logs subscription payload of a workload's log lines
-(as Lambda receives it, `{"awslogs": {"data": ...}}`, or decoded; a list of them too).
-Records and lines are aggregated per key (or workload) as ingest does; each is triaged
-against whatever AWS the standard environment points at (a payload's region: its default).
-Exit codes: 0 report printed; 1 AWS failed in a way that prevents a verdict; 2 bad input.
+Reads one CloudTrail record, one EventBridge event, a JSON list of either, a CloudTrail log
+file (`{"Records": [...]}`, gzip-compressed as CloudTrail delivers it, or not), or a
+CloudWatch Logs subscription payload of a workload's log lines (as Lambda receives it,
+`{"awslogs": {"data": ...}}`, or decoded; a list of them too), from files, directories, globs
+or stdin (`--event`, repeatable), or a trail's log files in S3 (`--from s3://BUCKET/PREFIX
+--since 24h`). Files are streamed: a 200 MB log file is read record by record. Records and
+lines are aggregated per key (or workload) as ingest does; each is triaged against whatever
+AWS the standard environment points at (a payload's region: its default).
+
+On a terminal it prints a short summary per incident; piped (or with `--format json`) the
+`credfix.report/v1` document. Exit codes: 0 report printed; 1 AWS failed in a way that
+prevents a verdict; 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import sys
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError
+from credfix.cli.inputs import BadInput, add_input_arguments, read_deltas
+from credfix.cli.output import Progress, add_format_argument, emit, fail
 
-from credfix.adapters.aws import ClientFactory
-from credfix.adapters.cli_clients import environment_clients
-from credfix.config import Settings, from_environ
-from credfix.core.aggregate import aggregate
-from credfix.core.logs import LogLines, read_lines
-from credfix.core.triage import TriageFailed, incident_from_delta, triage_any
-from credfix.errortext import error_text
-from credfix.keys import subject_label
-from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, is_insight, parse_failure
-from credfix.models.incident import REPORT_SCHEMA, Incident
-from credfix.models.logs import is_payload, read_payload
-from credfix.models.observation import Failure, KeyDelta
+if TYPE_CHECKING:
+    from credfix.adapters.aws import ClientFactory
+    from credfix.config import Settings
+    from credfix.core.logfiles import ReadStats
+    from credfix.models.incident import Incident
+    from credfix.models.observation import KeyDelta
 
-SHAPES = (
-    "a CloudTrail record, an EventBridge event, a JSON list of either, a CloudTrail log file, or a "
-    "CloudWatch Logs subscription payload"
-)
+MAX_REASONS_SHOWN = 5
 
 
-class BadInput(Exception):
+class DiagnoseFailed(Exception):
     pass
 
 
@@ -53,137 +45,106 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--event", required=True, metavar="FILE", help=f"{SHAPES} ('-' for stdin)")
+    add_input_arguments(parser)
+    add_format_argument(parser)
     parser.set_defaults(func=run)
 
 
-def _read(path: str) -> Any:
+def triage_all(deltas: dict[str, KeyDelta], client_for: ClientFactory, settings: Settings) -> list[Incident]:
+    """Each key's (or workload's) delta as an incident, triaged (progress on a terminal: one
+    AWS round per key)."""
+    from credfix.core.triage import TriageFailed, incident_from_delta, triage_any
+    from credfix.keys import subject_label
+
+    now = datetime.now(UTC)
+    incidents: list[Incident] = []
+    progress = Progress("triage")
     try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise BadInput(f"{path} looks gzip-compressed but is not valid gzip: {exc}") from None
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError:
-        raise BadInput(f"{path} is not UTF-8 text") from None
-    except ValueError as exc:
-        raise BadInput(f"{path} is not JSON: {exc}") from None
+        for n, (key, delta) in enumerate(deltas.items(), 1):
+            progress.update(f"{n} of {len(deltas)} ({subject_label(key)})")
+            assert delta.first_seen
+            tail = "".join(c for c in key if c.isalnum())[-4:]
+            incident = incident_from_delta(
+                delta, now, incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{tail}"
+            )
+            try:
+                incidents.append(triage_any(incident, client_for, settings).incident)
+            except TriageFailed as exc:
+                raise DiagnoseFailed(f"cannot triage {subject_label(key)}: AWS call failed: {exc}") from exc
+    finally:
+        progress.done()
+    return incidents
 
 
-def _is_record(obj: Any) -> bool:
-    return (
-        isinstance(obj, dict)
-        and "detail-type" not in obj
-        and ("eventSource" in obj or "eventName" in obj)
-        and not is_insight(obj)
-    )
+def report_document(documents: list[dict[str, object]], stats: ReadStats) -> dict[str, Any]:
+    from credfix.models.incident import REPORT_SCHEMA
 
-
-def wrap_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A bare CloudTrail record in the EventBridge shape the rule delivers it in."""
-    source = record.get("eventSource")
-    service = source.split(".")[0] if isinstance(source, str) and source else "cloudtrail"
-    identity = record.get("userIdentity")
-    identity = identity if isinstance(identity, dict) else {}
     return {
-        "version": "0",
-        "id": str(record.get("eventID") or uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
-        "source": f"aws.{service}",
-        "account": record.get("recipientAccountId") or identity.get("accountId") or "unknown",
-        # A missing eventTime/awsRegion is reported against detail.*, where it belongs.
-        "time": record.get("eventTime") or datetime.now(UTC).isoformat(),
-        "region": record.get("awsRegion") or "unknown",
-        "resources": [],
-        "detail": record,
+        "schema": REPORT_SCHEMA,
+        "incidents": documents,
+        "rejected": {"count": sum(stats.rejected.values()), "reasons": dict(stats.rejected)},
+        "read": {
+            "files": stats.files,
+            "records": stats.records,
+            "log_lines": stats.log_lines,
+            "failures": stats.failures,
+        },
     }
 
 
-def candidate_events(doc: Any) -> list[Any]:
-    """The EventBridge-shaped events in a file, whichever of the accepted shapes it has."""
-    if isinstance(doc, dict) and "Records" in doc:
-        if not isinstance(doc["Records"], list):
-            raise BadInput('"Records" is not a list: not a CloudTrail log file')
-        items = doc["Records"]
-    elif isinstance(doc, list):
-        items = doc
-    elif isinstance(doc, dict) and ("detail-type" in doc or _is_record(doc) or is_insight(doc)):
-        items = [doc]  # an Insights record is rejected as one, like any record that is not counted
-    else:
-        raise BadInput(f"the file is not {SHAPES}")
-    return [wrap_record(item) if _is_record(item) else item for item in items]
+def report_text(incidents: list[Incident], stats: ReadStats, kind: str, settings: Settings) -> str:
+    """Per incident the alert's first screen, then one line on what was read."""
+    from credfix.core.alerts.render import first_screen
+
+    blocks = ["\n".join(first_screen(incident, kind, settings.docs_base_url)) for incident in incidents]
+    summary = (
+        f"{len(incidents)} incident(s) from {stats.failures:,} credential failure(s) in "
+        f"{stats.records:,} record(s)"
+        + (f" and {stats.log_lines:,} log line(s)" if stats.log_lines else "")
+        + f", {stats.files} file(s)"
+    )
+    rejected: Counter[str] = stats.rejected
+    if rejected:
+        top = "; ".join(f"{n:,} x {reason}" for reason, n in rejected.most_common(MAX_REASONS_SHOWN))
+        summary += f"; not counted: {top}"
+    if not incidents:
+        blocks.append("No credential failure to diagnose.")
+    blocks.append(summary + ". --format json prints the whole report (credfix.report/v1).")
+    return "\n\n".join(blocks) + "\n"
 
 
-class DiagnoseFailed(Exception):
-    pass
+def diagnose(args: argparse.Namespace, verb: str) -> tuple[list[Incident], ReadStats, Settings] | int:
+    """What diagnose and remediate share: read, aggregate, triage (or an exit code)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-
-def diagnose_incidents(
-    path: str, client_for: ClientFactory, settings: Settings
-) -> tuple[list[Incident], Counter[str]]:
-    """`credfix diagnose`'s steps (its input loading, ingest's aggregation, triage), returning
-    the triaged incidents and the rejected-record reasons instead of printing them."""
-    doc = _read(path)
-    rejected: Counter[str] = Counter()
-    deltas: dict[str, KeyDelta]
-    payloads = doc if isinstance(doc, list) and doc and all(is_payload(d) for d in doc) else [doc]
-    if all(is_payload(d) for d in payloads):  # a workload's log lines
-        lines = LogLines()
-        region = str(client_for("sts", None).meta.region_name)
-        for raw in payloads:
-            try:
-                read_lines(read_payload(raw), region, settings.accepted_errors, lines)
-            except Rejected as why:
-                lines.ignored[why.reason] += 1
-        deltas, rejected = lines.groups.deltas(), lines.ignored
-    else:
-        failures: list[Failure] = []
-        for n, raw in enumerate(candidate_events(doc)):
-            try:
-                failures.append(parse_failure(raw, ref=str(n), accepted_errors=settings.accepted_errors))
-            except Rejected as why:
-                rejected[why.reason] += 1
-        deltas = aggregate(failures)
-    now = datetime.now(UTC)
-    incidents: list[Incident] = []
-    for key, delta in deltas.items():
-        assert delta.first_seen
-        tail = "".join(c for c in key if c.isalnum())[-4:]
-        incident = incident_from_delta(
-            delta, now, incident_id=f"diagnose-{delta.first_seen:%Y%m%dT%H%M%SZ}-{tail}"
-        )
-        try:
-            incidents.append(triage_any(incident, client_for, settings).incident)
-        except TriageFailed as exc:
-            raise DiagnoseFailed(f"cannot triage {subject_label(key)}: AWS call failed: {exc}") from exc
-    return incidents, rejected
-
-
-def run(args: argparse.Namespace) -> int:
-    def fail(code: int, reason: str) -> int:
-        print(f"credfix diagnose: {reason}", file=sys.stderr)
-        return code
+    from credfix.adapters.cli_clients import environment_clients
+    from credfix.config import from_environ
+    from credfix.errortext import error_text
 
     settings = from_environ()
+    if getattr(args, "mode", None):
+        settings = settings.model_copy(update={"mode": args.mode})
     try:
         client_for = environment_clients()
     except BotoCoreError as exc:
-        return fail(1, f"AWS configuration: {error_text(exc)}")
+        return fail(verb, 1, f"AWS configuration: {error_text(exc)}")
     try:
-        incidents, rejected = diagnose_incidents(args.event, client_for, settings)
+        deltas, stats = read_deltas(args, client_for, settings)
+        incidents = triage_all(deltas, client_for, settings)
     except BadInput as exc:
-        return fail(2, str(exc))
+        return fail(verb, 2, str(exc))
     except DiagnoseFailed as exc:
-        return fail(1, str(exc))
-    report = {
-        "schema": REPORT_SCHEMA,
-        "incidents": [incident.document() for incident in incidents],
-        "rejected": {"count": sum(rejected.values()), "reasons": dict(rejected)},
-    }
-    print(json.dumps(report, indent=2))
+        return fail(verb, 1, str(exc))
+    except (ClientError, BotoCoreError) as exc:  # reading the trail's bucket
+        return fail(verb, 1, f"cannot read {args.source}: {error_text(exc)}")
+    return incidents, stats, settings
+
+
+def run(args: argparse.Namespace) -> int:
+    done = diagnose(args, "diagnose")
+    if isinstance(done, int):
+        return done
+    incidents, stats, settings = done
+    document = report_document([incident.document() for incident in incidents], stats)
+    emit(args, document, report_text(incidents, stats, "diagnosed", settings))
     return 0

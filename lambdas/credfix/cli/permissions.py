@@ -6,24 +6,24 @@ Values the stack resolves at deploy time are placeholders: `${AWS::Partition}` a
 `${AWS::AccountId}` (CloudFormation's pseudo parameters), and `${credfix:KIND}` for the home
 stack's own resources (`${credfix:incidents-table}`: the table's ARN, `${credfix:function/act}`:
 the act function's ARN, ...; see the stack's resources or outputs).
+
+For people running the CLI: `--role cli` covers `diagnose`, `remediate` in observe mode,
+`doctor`, `preflight` (and `--from s3://…`, the trail bucket's read) and `redrive`;
+`remediate --mode enforce` also needs `--role act`; the day-two verbs (`incidents`,
+`targets`, `unblock`, `breaker`, `mute`) need `--role operator`. On a terminal the policy is
+listed for reading; piped (or `--format json`) it is the IAM policy document.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
+from credfix.cli.output import add_format_argument, emit
 from credfix.permissions import Role
-from credfix.scopes import (
-    Deployment,
-    denies,
-    own_function_placeholders,
-    placeholder_home_scopes,
-    relay_scopes,
-    statements,
-    workload_scopes,
-)
+
+if TYPE_CHECKING:  # credfix.scopes loads the actions (the Lambda extra): imported when the verb runs
+    from credfix.scopes import Deployment
 
 ROLES: dict[str, str] = {
     "cli": "the CLI verbs: diagnose, remediate in observe mode, doctor, preflight, redrive",
@@ -34,6 +34,7 @@ ROLES: dict[str, str] = {
     "sweep": "the sweep Lambda: open incidents in the table, the work queue",
     "logs": "the runtime-log intake (log_signal): counts log lines into the incidents table",
     "relay": "a runtime-log relay (log_signal, other regions and member accounts): its default bus",
+    "operator": "the day-two verbs: incidents, targets, unblock, breaker, mute",
 }
 assert set(ROLES) == set(get_args(Role)), "every role needs a line of --help"
 
@@ -77,10 +78,21 @@ def register(subparsers: Any) -> None:
         help="as deployed with watch_prefixes and watch_untagged=true (secrets under these "
         "prefixes readable without the tag)",
     )
+    add_format_argument(parser)
     parser.set_defaults(func=run)
 
 
 def policy_document(roles: list[Role], deployment: Deployment | None = None) -> dict[str, Any]:
+    from credfix.scopes import (
+        Deployment,
+        denies,
+        own_function_placeholders,
+        placeholder_home_scopes,
+        relay_scopes,
+        statements,
+        workload_scopes,
+    )
+
     deployment = deployment or Deployment()
     scopes = {**placeholder_home_scopes(), **workload_scopes(deployment), **relay_scopes()}
     # Organisation mode's member roles are assumed by the Lambdas, never by people.
@@ -89,8 +101,25 @@ def policy_document(roles: list[Role], deployment: Deployment | None = None) -> 
     return {"Version": "2012-10-17", "Statement": [s.document() for s in found]}
 
 
+def policy_text(roles: list[Role], document: dict[str, Any]) -> str:
+    """The policy for reading: per statement its effect, actions, resources and conditions."""
+    lines = [f"credfix role(s) {', '.join(roles)}, as the stack deploys them:"]
+    for statement in document["Statement"]:
+        actions, resources = statement["Action"], statement["Resource"]
+        lines.append(f"  {statement['Effect']} ({statement.get('Sid', '-')}):")
+        lines.extend(f"    {a}" for a in ([actions] if isinstance(actions, str) else actions))
+        lines.append("    on " + ", ".join([resources] if isinstance(resources, str) else resources))
+        for operator, values in statement.get("Condition", {}).items():
+            lines.append(f"    when {operator} {values}")
+    lines.append("--format json prints the IAM policy document.")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     prefixes = tuple(p.strip() for p in args.watch_prefixes.split(",") if p.strip())
+    from credfix.scopes import Deployment
+
     deployment = Deployment(untagged_watch_prefixes=prefixes, ssm_command=args.ssm_command)
-    print(json.dumps(policy_document(args.role, deployment), indent=2))
+    document = policy_document(args.role, deployment)
+    emit(args, document, policy_text(args.role, document))
     return 0

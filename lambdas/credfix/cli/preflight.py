@@ -12,6 +12,7 @@ import re
 import sys
 from typing import Any, get_args
 
+from credfix.cli.output import add_format_argument, chosen_format
 from credfix.keys import Partition
 from credfix.preflight.checks import Expectations
 from credfix.preflight.render import to_json, to_text
@@ -86,7 +87,7 @@ def register(subparsers: Any) -> None:
         choices=sources,
         help="the credential provider that must win: " + ", ".join(sources),
     )
-    parser.add_argument("--json", action="store_true", help="print the credfix.preflight/v1 JSON report")
+    add_format_argument(parser, json_flag=True)
     parser.add_argument(
         "--offline",
         action="store_true",
@@ -114,5 +115,8 @@ def run(args: argparse.Namespace) -> int:
         source=args.expect_source,
     )
     report = run_preflight(expectations, offline=args.offline, strict=args.strict, timeout=args.timeout)
-    print(to_json(report) if args.json else to_text(report), file=sys.stdout)
+    if chosen_format(args) == "json":
+        print(to_json(report), file=sys.stdout)
+    else:
+        print(to_text(report), file=sys.stdout)
     return report.exit_code

@@ -8,14 +8,13 @@ them again would only refuse them again."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.adapters.cli_clients import environment_clients
 from credfix.adapters.messaging.redrive import DeadLetterQueues
+from credfix.cli.output import add_format_argument, emit, fail
 from credfix.errortext import error_text
 
 
@@ -35,7 +34,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also move records ingest refused with a reason (they will be refused again)",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_format_argument(parser, json_flag=True)
     parser.set_defaults(func=run)
 
 
@@ -58,22 +57,21 @@ def run(args: argparse.Namespace) -> int:
                 )
             rows.append(row)
     except (BotoCoreError, ClientError) as exc:
-        print(f"credfix redrive: {error_text(exc)}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps({"dry_run": args.dry_run, "queues": rows}, indent=2))
-    else:
-        for row in rows:
-            line = f"{row['dlq']}: {row['waiting']} waiting"
-            if "note" in row:
-                line += f" ({row['note']})"
-            elif "moved" in row:
-                line += f" -> {row['source']}: {row['moved']} moved"
-                if row["kept_rejected"]:
-                    line += f", {row['kept_rejected']} refused by ingest kept"
-                if row["failed"]:
-                    line += f", {row['failed']} could not be sent (kept)"
-            else:
-                line += f" (would go to {row['source']})"
-            print(line)
+        return fail("redrive", 1, error_text(exc))
+    text = "\n".join(_line(row) for row in rows) or f"no dead-letter queue named {args.prefix}*-dlq found"
+    emit(args, {"dry_run": args.dry_run, "queues": rows}, text)
     return 1 if any(row.get("failed") for row in rows) else 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    line = f"{row['dlq']}: {row['waiting']} waiting"
+    if "note" in row:
+        return line + f" ({row['note']})"
+    if "moved" in row:
+        line += f" -> {row['source']}: {row['moved']} moved"
+        if row["kept_rejected"]:
+            line += f", {row['kept_rejected']} refused by ingest kept"
+        if row["failed"]:
+            line += f", {row['failed']} could not be sent (kept)"
+        return line
+    return line + f" (would go to {row['source']})"

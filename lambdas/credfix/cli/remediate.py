@@ -1,5 +1,6 @@
-"""`credfix remediate --event FILE`: diagnose as `credfix diagnose` does, then run the act
-step with the same guardrails as the act Lambda and print the report with `actions` filled.
+"""`credfix remediate --event FILE`: diagnose as `credfix diagnose` does (same inputs), then
+run the act step with the same guardrails as the act Lambda and print the report with
+`actions` filled.
 
 Default mode is observe (nothing is changed; actions are `planned`). `--mode enforce`
 changes things, still behind opt-out tags, cooldowns, the hourly cap, the circuit breaker
@@ -12,24 +13,17 @@ failed in a way that prevents a verdict; 2 bad input; 3 report printed, an actio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from credfix.cli.diagnose import diagnose, report_document, report_text
+from credfix.cli.inputs import add_input_arguments
+from credfix.cli.output import Progress, add_format_argument, emit, fail
 
-from credfix.adapters.actions.ssm import KillSwitch
-from credfix.adapters.aws import ClientFactory
-from credfix.adapters.cli_clients import environment_clients
-from credfix.adapters.messaging.sns import SnsTopic
-from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
-from credfix.cli.diagnose import BadInput, DiagnoseFailed, diagnose_incidents
-from credfix.config import from_environ
-from credfix.core.alerts.alerter import TopicAlerter
-from credfix.core.remediate import Alerter, GuardrailStore, NullAlerter, remediate, timeline_for
-from credfix.errortext import error_text
-from credfix.models.incident import REPORT_SCHEMA
+if TYPE_CHECKING:
+    from credfix.adapters.aws import ClientFactory
+    from credfix.core.remediate import Alerter
 
 
 def register(subparsers: Any) -> None:
@@ -39,38 +33,45 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--event", required=True, metavar="FILE", help="same input as `credfix diagnose`")
+    add_input_arguments(parser)
     parser.add_argument("--mode", choices=("observe", "enforce"), default="observe")
     parser.add_argument(
         "--topic-arn", metavar="ARN", help="publish the remediated incident to this SNS topic"
     )
     parser.add_argument("--table", metavar="NAME", help="the deployed incidents table, for shared rate state")
+    add_format_argument(parser)
     parser.set_defaults(func=run)
 
 
-def build_cli_alerter(topic_arn: str | None, client_for: ClientFactory) -> Alerter:
+def build_cli_alerter(topic_arn: str | None, client_for: ClientFactory, docs_base_url: str) -> Alerter:
     """The SNS alerter for --topic-arn, else a no-op."""
-    return TopicAlerter(SnsTopic(client_for("sns"), topic_arn).publish) if topic_arn else NullAlerter()
+    from credfix.adapters.messaging.sns import SnsTopic
+    from credfix.core.alerts.alerter import TopicAlerter
+    from credfix.core.remediate import NullAlerter
+
+    if not topic_arn:
+        return NullAlerter()
+    return TopicAlerter(SnsTopic(client_for("sns"), topic_arn).publish, docs_base_url=docs_base_url)
 
 
 def run(args: argparse.Namespace) -> int:
-    def fail(code: int, reason: str) -> int:
-        print(f"credfix remediate: {reason}", file=sys.stderr)
-        return code
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    settings = from_environ().model_copy(update={"mode": args.mode})
-    try:
-        client_for = environment_clients()
-    except BotoCoreError as exc:
-        return fail(1, f"AWS configuration: {error_text(exc)}")
-    try:
-        alerter = build_cli_alerter(args.topic_arn, client_for)
-        incidents, rejected = diagnose_incidents(args.event, client_for, settings)
-    except (BadInput, ValueError) as exc:
-        return fail(2, str(exc))
-    except DiagnoseFailed as exc:
-        return fail(1, str(exc))
+    from credfix.adapters.actions.ssm import KillSwitch
+    from credfix.adapters.cli_clients import environment_clients
+    from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
+    from credfix.core.remediate import GuardrailStore, remediate, timeline_for
+    from credfix.errortext import error_text
 
+    done = diagnose(args, "remediate")
+    if isinstance(done, int):
+        return done
+    incidents, stats, settings = done
+    client_for = environment_clients()
+    try:
+        alerter = build_cli_alerter(args.topic_arn, client_for, settings.docs_base_url)
+    except ValueError as exc:
+        return fail("remediate", 2, str(exc))
     store: GuardrailStore = (
         DynamoGuardrailStore(client_for("dynamodb"), args.table) if args.table else MemoryGuardrailStore()
     )
@@ -79,14 +80,16 @@ def run(args: argparse.Namespace) -> int:
         if settings.kill_switch_parameter
         else None
     )
-    documents: list[dict[str, object]] = []
+    acted_incidents = []
     failed = False
-    for incident in incidents:
+    progress = Progress("remediate")
+    for n, incident in enumerate(incidents, 1):
+        progress.update(f"incident {n} of {len(incidents)}")
         now = datetime.now(UTC)
         try:
             actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
         except (ClientError, BotoCoreError) as exc:  # guardrail state unreachable (e.g. --table)
-            return fail(1, f"guardrail state unavailable: {error_text(exc)}")
+            return fail("remediate", 1, f"guardrail state unavailable: {error_text(exc)}")
         acted = incident.model_copy(
             update={
                 "actions": actions,
@@ -100,11 +103,8 @@ def run(args: argparse.Namespace) -> int:
         except (ClientError, BotoCoreError) as exc:
             print(f"credfix remediate: alert not published: {error_text(exc)}", file=sys.stderr)
             failed = True
-        documents.append(acted.document())
-    report = {
-        "schema": REPORT_SCHEMA,
-        "incidents": documents,
-        "rejected": {"count": sum(rejected.values()), "reasons": dict(rejected)},
-    }
-    print(json.dumps(report, indent=2))
+        acted_incidents.append(acted)
+    progress.done()
+    document = report_document([i.document() for i in acted_incidents], stats)
+    emit(args, document, report_text(acted_incidents, stats, "remediated", settings))
     return 3 if failed else 0

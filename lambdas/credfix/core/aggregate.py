@@ -14,8 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 from credfix.models.observation import Failure, KeyDelta, Signature, SourceDelta, signature, source_hash
+
+
+class TimeWindow(Protocol):
+    def holds(self, at: datetime) -> bool: ...
+
 
 MAX_SOURCES_PER_BATCH = 20
 MAX_SESSION_ISSUERS = 5
@@ -45,42 +51,100 @@ class Groups:
         """One delta per key, as if each record had been added to it in the batch's order:
         the first MAX_SOURCES_PER_BATCH distinct sources are kept (the rest only counted), and
         the first MAX_SESSION_ISSUERS session issuers."""
-        deltas: dict[str, KeyDelta] = {}
-        names: dict[tuple[str | None, str | None, str | None, str | None], str] = {}  # hashed once per batch
-        for sig, (times, _) in self.signatures.items():
-            key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, log = sig
-            delta = deltas.get(key)
-            if delta is None:
-                delta = deltas[key] = KeyDelta(
-                    key, message_ids=self.key_ids[key], known_key=self.known_keys.get(key)
-                )
-            count, first, last = len(times), min(times), max(times)
-            delta.count += count
-            if delta.first_seen is None or first < delta.first_seen:
-                delta.first_seen = first
-            if delta.last_seen is None or last > delta.last_seen:
-                delta.last_seen = last
-            if code:
-                delta.error_codes.add(code)
-            delta.regions.add(region)
-            delta.event_sources.add(event_source)
-            delta.accounts.add(account)
-            if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
-                delta.session_issuers.add(issuer)
-            origin = (ip, user_agent, endpoint, log)
-            name = names.get(origin)
-            if name is None:
-                name = names[origin] = source_hash(ip, user_agent, endpoint, log)
-            source = delta.sources.get(name)
-            if source is None:
-                if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
-                    delta.sources_dropped += count
-                    continue
-                source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint, log=log)
-            source.count += count
-            if source.last_seen is None or last > source.last_seen:
-                source.last_seen = last
-        return deltas
+        return _deltas(
+            ((sig, len(times), min(times), max(times)) for sig, (times, _) in self.signatures.items()),
+            self.key_ids,
+            self.known_keys,
+        )
+
+
+@dataclass
+class RunningGroups:
+    """Groups for a stream of any length (`credfix diagnose` over a 200 MB log file): per
+    signature only a count and the first and last event time, so memory follows the number
+    of distinct signatures, not of records. No message ids: nothing is redelivered here."""
+
+    signatures: dict[Signature, list[Any]] = field(default_factory=dict)
+    known_keys: dict[str, str] = field(default_factory=dict)
+
+    def add_groups(self, groups: Groups, window: TimeWindow | None = None) -> int:
+        """Fold in a batch's groups (a log payload's lines), the times `window` holds; how many."""
+        kept = 0
+        for sig, (times, _) in groups.signatures.items():
+            if window is not None:
+                times = [at for at in times if window.holds(at)]
+            if not times:
+                continue
+            kept += len(times)
+            first, last = min(times), max(times)
+            totals = self.signatures.get(sig)
+            if totals is None:
+                self.signatures[sig] = [len(times), first, last]
+                continue
+            totals[0] += len(times)
+            totals[1] = min(totals[1], first)
+            totals[2] = max(totals[2], last)
+        for subject, key in groups.known_keys.items():
+            self.known_keys.setdefault(subject, key)
+        return kept
+
+    def add(self, failure: Failure) -> None:
+        sig = signature(failure)
+        totals = self.signatures.get(sig)
+        at = failure.event_time
+        if totals is None:
+            self.signatures[sig] = [1, at, at]
+            return
+        totals[0] += 1
+        if at < totals[1]:
+            totals[1] = at
+        elif at > totals[2]:
+            totals[2] = at
+
+    def deltas(self) -> dict[str, KeyDelta]:
+        return _deltas(((sig, t[0], t[1], t[2]) for sig, t in self.signatures.items()), {}, self.known_keys)
+
+
+def _deltas(
+    totals: Iterable[tuple[Signature, int, datetime, datetime]],
+    key_ids: dict[str, list[str]],
+    known_keys: dict[str, str] | None = None,
+) -> dict[str, KeyDelta]:
+    deltas: dict[str, KeyDelta] = {}
+    names: dict[tuple[str | None, str | None, str | None, str | None], str] = {}  # hashed once per batch
+    for sig, count, first, last in totals:
+        key, ip, user_agent, code, region, event_source, account, issuer, endpoint, _, log = sig
+        delta = deltas.get(key)
+        if delta is None:
+            delta = deltas[key] = KeyDelta(
+                key, message_ids=key_ids.get(key, []), known_key=(known_keys or {}).get(key)
+            )
+        delta.count += count
+        if delta.first_seen is None or first < delta.first_seen:
+            delta.first_seen = first
+        if delta.last_seen is None or last > delta.last_seen:
+            delta.last_seen = last
+        if code:
+            delta.error_codes.add(code)
+        delta.regions.add(region)
+        delta.event_sources.add(event_source)
+        delta.accounts.add(account)
+        if issuer and len(delta.session_issuers) < MAX_SESSION_ISSUERS:
+            delta.session_issuers.add(issuer)
+        origin = (ip, user_agent, endpoint, log)
+        name = names.get(origin)
+        if name is None:
+            name = names[origin] = source_hash(ip, user_agent, endpoint, log)
+        source = delta.sources.get(name)
+        if source is None:
+            if len(delta.sources) >= MAX_SOURCES_PER_BATCH:
+                delta.sources_dropped += count
+                continue
+            source = delta.sources[name] = SourceDelta(ip, user_agent, endpoint, log=log)
+        source.count += count
+        if source.last_seen is None or last > source.last_seen:
+            source.last_seen = last
+    return deltas
 
 
 def aggregate(failures: Iterable[Failure]) -> dict[str, KeyDelta]:

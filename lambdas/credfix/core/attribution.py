@@ -194,16 +194,22 @@ def headline(incident: Incident) -> str | None:
     """One sentence for the alert when failures come from outside the account, else None."""
     if incident.origin not in ("outside", "mixed"):
         return None
-    outsiders = [a.ip for a in incident.attribution if a.scope == "none" and address_kind(a.ip) != "not-ip"]
+    # One address may appear with several user agents or endpoints: named once.
+    outsiders = list(
+        dict.fromkeys(
+            a.ip for a in incident.attribution if a.scope == "none" and address_kind(a.ip) != "not-ip"
+        )
+    )
     shown = ", ".join(str(ip) for ip in outsiders[:3]) + (
         f" and {len(outsiders) - 3} more" if len(outsiders) > 3 else ""
     )
+    which = "which is not an address" if len(outsiders) <= 1 else "which are not addresses"
     if incident.origin == "outside":
         return (
-            f"The failing requests came from {shown}, which is not an address of this account: someone "
+            f"The failing requests came from {shown}, {which} of this account: someone "
             "outside is using this key ID; no workload was changed."
         )
     return (
-        f"Some failing requests came from {shown}, which is not an address of this account: someone "
+        f"Some failing requests came from {shown}, {which} of this account: someone "
         "outside is using this key ID too; credfix acts only on what the account's own addresses show."
     )

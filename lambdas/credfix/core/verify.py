@@ -35,6 +35,7 @@ from credfix.core.attribution import holder_family
 from credfix.keys import is_access_key_id, is_workload_subject
 from credfix.models.incident import Incident, Severity, SourceAttribution
 from credfix.models.logs import split_log_source, workload_of
+from credfix.models.operator import Mute
 from credfix.models.verification import SourceActivity, StoredIncident, Written
 from credfix.timefmt import iso_z
 
@@ -211,7 +212,9 @@ def _escalated_severity(current: Severity | None) -> Severity:
     return "critical" if current == "critical" else "high"
 
 
-def verification_attribute(incident: Incident, decision: Decision, action_at: datetime, now: datetime) -> str:
+def verification_attribute(
+    incident: Incident, decision: Decision, action_at: datetime, now: datetime, mute: Mute | None = None
+) -> str:
     """The `verification` attribute (JSON): Incident fields this stage contributes."""
     what = f"Verification: {decision.outcome}: {decision.detail}"
     doc: dict[str, Any] = {
@@ -225,6 +228,12 @@ def verification_attribute(incident: Incident, decision: Decision, action_at: da
         },
         "timeline": [{"at": iso_z(now), "what": what}],
     }
+    if mute is not None and mute.active(now):
+        held = (
+            f"alert held back: this key's alerts are muted until {iso_z(mute.until)} "
+            f"(by {mute.by}: {mute.reason})"
+        )
+        doc["timeline"].append({"at": iso_z(now), "what": sanitise(held, 600)})
     if decision.outcome == "escalated":
         doc["severity"] = _escalated_severity(incident.severity)
         doc["blocked_targets"] = list(decision.block_targets)
@@ -250,13 +259,17 @@ def _finish(
     detail = str(decided.get("verification", {}).get("detail", ""))
     if stored.alerted:
         return VerifyResult("duplicate", incident.incident_id, "already verified and alerted", blocked)
+    # A muted key (`credfix mute`) gets no alert; its timeline says so (verification_attribute).
+    muted = stored.mute is not None and stored.mute.active(now)
     if incident.status == "escalated":
         for target in blocked:  # idempotent: a crash between writes left no gap
             store.block_target(target, incident.incident_id, incident.subject, detail, now, now + block_for)
-        alerter.incident_escalated(incident)
+        if not muted:
+            alerter.incident_escalated(incident)
         outcome: Outcome = "escalated"
     else:
-        alerter.incident_resolved(incident)
+        if not muted:
+            alerter.incident_resolved(incident)
         outcome = "verified"
     store.mark_alerted(incident.subject, incident.incident_id, now)
     note = "alert re-sent after an interrupted run" if redelivered else detail
@@ -298,7 +311,7 @@ def verify(
         incident.incident_id,
         status,
         now if status == "resolved" else None,
-        verification_attribute(incident, decision, request.action_at, now),
+        verification_attribute(incident, decision, request.action_at, now, stored.mute),
     )
     fresh = written.current  # the write returns the item: no second read
     if fresh is None or fresh.incident.incident_id != incident.incident_id or fresh.decided is None:

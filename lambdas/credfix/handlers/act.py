@@ -18,13 +18,12 @@ from pydantic import BaseModel, ConfigDict
 from credfix.adapters.actions.ssm import KillSwitch
 from credfix.adapters.aws import AccountRouter, client
 from credfix.adapters.messaging.act_retry import SqsActRetry
-from credfix.adapters.messaging.sns import SnsTopic
 from credfix.adapters.messaging.verify_scheduler import SqsVerifyScheduler
 from credfix.adapters.stores.guardrails import DynamoGuardrailStore
 from credfix.adapters.stores.remediation import IncidentSuperseded, RemediationStore
 from credfix.adapters.stores.storm import StormStore
 from credfix.config import Settings, settings
-from credfix.core.alerts.alerter import TopicAlerter
+from credfix.core.alerts.alerter import topic_alerter
 from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
 from credfix.core.remediate.guardrails import BREAKER_OPEN
 from credfix.core.storm import StormFolder, storm_limits
@@ -46,9 +45,14 @@ class IncidentTriaged(BaseModel):
     incident_id: str
 
 
+def _chat_failed(exc: Exception) -> None:
+    logger.warning("chat notification not published", extra={"error": str(exc)})
+    metrics.add_metric("ChatPublishFailed", MetricUnit.Count, 1)
+
+
 def build_alerter(cfg: Settings) -> Alerter:
     """The SNS alerter when a topic is configured; else a no-op (local runs without a topic)."""
-    return TopicAlerter(SnsTopic(client("sns"), cfg.topic_arn).publish) if cfg.topic_arn else NullAlerter()
+    return topic_alerter(cfg, client("sns"), _chat_failed) if cfg.topic_arn else NullAlerter()
 
 
 _cfg = settings()

@@ -15,11 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
 from credfix.adapters.aws import client
-from credfix.adapters.messaging.sns import SnsTopic
 from credfix.adapters.stores.storm import StormStore
 from credfix.adapters.stores.verification import VerificationStore
 from credfix.config import settings
-from credfix.core.alerts.alerter import TopicAlerter
+from credfix.core.alerts.alerter import topic_alerter
 from credfix.core.storm import StormSummaryDue, storm_limits, summarise
 from credfix.core.verify import VerifyRequest, verify
 from credfix.handlers.failures import redacted_failures
@@ -32,7 +31,14 @@ logger = Logger(service="credfix-verify")
 metrics = Metrics(namespace="credfix", service="verify")
 _cfg = settings()
 _store = VerificationStore(client("dynamodb"), _cfg.table_name)
-_alerter = TopicAlerter(SnsTopic(client("sns"), _cfg.topic_arn).publish)
+
+
+def _chat_failed(exc: Exception) -> None:
+    logger.warning("chat notification not published", extra={"error": str(exc)})
+    metrics.add_metric("ChatPublishFailed", MetricUnit.Count, 1)
+
+
+_alerter = topic_alerter(_cfg, client("sns"), _chat_failed)
 _storms = StormStore(client("dynamodb"), _cfg.table_name)
 _limits = storm_limits(_cfg)
 # The verify queue carries verifications and, from ingest, the storm windows' summaries.

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from credfix.models.incident import Incident
+from credfix.models.operator import Mute
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class StoredIncident:
     sources: list[SourceActivity] = field(default_factory=list)
     decided: dict[str, Any] | None = None  # the verification attribute, once written
     alerted: bool = False  # the verification alert of this incident has gone out
+    mute: Mute | None = None  # the key's alerts are held back while this is in force
 
 
 @dataclass(frozen=True)

@@ -435,6 +435,11 @@ def to_incident(item: dict[str, Any]) -> Incident:
             found = json.loads(item[attr])
             timeline.extend(found.pop("timeline", []))
             stages.update(found)
+    # What people did about this incident (adapters/stores/operator.py): the log is per key,
+    # so only this incident's entries belong on its timeline.
+    for entry in item.get("operator_log", []):
+        if entry.get("incident_id") == item["incident_id"]:
+            timeline.append({"at": entry["at"], "what": f"{entry['what']} (by {entry['by']})"})
     return Incident.model_validate(
         {
             **stages,

@@ -20,6 +20,7 @@ from credfix.adapters.stores.dynamo import condition_failed
 from credfix.adapters.stores.guardrails import BREAKER_KEY, breaker_failures_in
 from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
 from credfix.models.incident import Action, Incident, TimelineEntry
+from credfix.models.operator import Mute
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
 
@@ -75,6 +76,13 @@ class ActRead:
     @property
     def incident(self) -> Incident | None:
         return to_incident(from_item(self.item)) if self.item else None
+
+    @property
+    def mute(self) -> Mute | None:
+        """The key's mute (`credfix mute`), read with the incident at no extra cost."""
+        if not self.item or "mute_until" not in self.item:
+            return None
+        return Mute.of_item(from_item(self.item))
 
     def breaker_failures(self, now: datetime, window_seconds: int) -> int:
         return breaker_failures_in(self.breaker, now, window_seconds)

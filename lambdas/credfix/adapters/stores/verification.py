@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from credfix.adapters.stores.dynamo import condition_failed, update_if
 from credfix.adapters.stores.incidents import from_item, key_pk, to_incident
+from credfix.models.operator import Mute
 from credfix.models.verification import SourceActivity, StoredIncident, Written
 from credfix.permissions import needs
 from credfix.timefmt import iso_z
@@ -73,6 +74,7 @@ def _stored(raw: dict[str, Any] | None) -> StoredIncident | None:
         sources=_sources(item),
         decided=decided,
         alerted=item.get("verification_alerted") == item["incident_id"],
+        mute=Mute.of_item(item),
     )
 
 

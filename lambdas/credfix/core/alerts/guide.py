@@ -1,11 +1,13 @@
-"""Per verdict: why it happens in one sentence, and what a person should do next.
+"""Per verdict: why it happens (one line for the alert's first screen, one paragraph for
+its details), and what a person should do next (the first thing, then every step).
 
-The wording follows the field guide (shared/reference/invalid-client-token-id-guide.txt):
-its "Wrong Fix to Avoid" lines are quoted verbatim where they apply.
+The wording follows the field guide the verdicts encode (docs/verdicts/); its "wrong fix to
+avoid" lines are quoted verbatim where they apply.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from credfix.core.alerts.sanitise import sanitise
@@ -30,6 +32,21 @@ class Advice:
     why: str
     steps: list[str]
     wrong_fix: str
+    summary: str = ""  # why, in a few words (the first screen)
+    first: str = ""  # what to do now, in one line (the first screen)
+
+
+_OWNER_USER = re.compile(r"\b(?:for|of|owner) (?:the owner )?user ([\w+=,.@-]{1,64})")
+
+
+def owner_user(incident: Incident) -> str | None:
+    """The IAM user owning the key, where triage's evidence or timeline names one."""
+    texts = [f"{e.check} {e.found}" for e in incident.evidence] + [t.what for t in incident.timeline]
+    for text in texts:
+        found = _OWNER_USER.search(text)
+        if found:
+            return sanitise(found.group(1), 64)
+    return None
 
 
 def _owner(incident: Incident) -> str:
@@ -108,6 +125,11 @@ def advice(incident: Incident) -> Advice:
                 "rotation does not strand them again.",
             ],
             ROTATE_REPEATEDLY,
+            "the key was rotated; this workload still signs with the old one",
+            "check that the restarted workload now signs with the new key; then make consumers re-read "
+            "the secret on rotation"
+            if restarted
+            else "restart the consumers that started before the rotation",
         )
     if verdict == "stale-secret":
         return Advice(
@@ -120,6 +142,8 @@ def advice(incident: Incident) -> Advice:
                 CONFIRM_IN_RUNTIME,
             ],
             ROTATE_REPEATEDLY,
+            "the secret itself still holds the dead key, so a restart reloads it",
+            "refresh the secret once (a working key and its secret together), then restart its consumers",
         )
     if verdict == "signature-mismatch":
         return Advice(
@@ -132,6 +156,8 @@ def advice(incident: Incident) -> Advice:
                 CONFIRM_IN_RUNTIME,
             ],
             ROTATE_REPEATEDLY,
+            "the key ID and the secret access key are out of step (a half-done rollout)",
+            "update the key ID and its secret together in one secret version, then restart the consumers",
         )
     if verdict == "wrong-credential-source":
         winner, pin = winning_provider(incident)
@@ -149,6 +175,9 @@ def advice(incident: Incident) -> Advice:
                 CONFIRM_IN_RUNTIME,
             ],
             ROTATE_REPEATEDLY,
+            "another credential provider wins over the one the workload is configured with",
+            "find and remove the provider that wins (environment variables, a profile, a static key); "
+            "a restart alone does not help",
         )
     if verdict == "foreign-account":
         return Advice(
@@ -163,21 +192,32 @@ def advice(incident: Incident) -> Advice:
                 "identity, not an action.",
             ],
             BROADEN_IAM,
+            f"the key belongs to account {_owner(incident)}, not to {_recipients(incident)}",
+            "point the workload at the right account's credentials; do not add permissions for this key",
         )
     if verdict in ("key-deactivated", "key-deleted"):
         state = "deactivated (Inactive)" if verdict == "key-deactivated" else "deleted"
+        user = owner_user(incident)
+        find = (
+            f"Find who changed the key of IAM user {user} and why (CloudTrail UpdateAccessKey / "
+            "DeleteAccessKey for it)."
+            if user
+            else "Find the key's owner (in CloudTrail, the CreateAccessKey event that returned this key ID "
+            "names the user), then who changed the key and why (UpdateAccessKey / DeleteAccessKey)."
+        )
         return Advice(
             f"The key {key} of account {_owner(incident)} was {state}, and no watched secret explains why "
             "this workload still uses it.",
             [
-                "Find the key's owner (the IAM user in the evidence) and who changed the key and why "
-                "(CloudTrail UpdateAccessKey / DeleteAccessKey).",
+                find,
                 "Restore the workload's intended credential source (its role, or the secret the owner "
                 "uses now) rather than re-activating the old key.",
                 "Restart the workload after its source is fixed.",
                 CONFIRM_IN_RUNTIME,
             ],
             ROTATE_REPEATEDLY,
+            f"the key was {state.split(' ')[0]} and no rotation explains why this workload still uses it",
+            "restore the workload's intended credential source; do not re-activate the old key",
         )
     if verdict == "temporary-credentials":
         return Advice(
@@ -190,6 +230,9 @@ def advice(incident: Incident) -> Advice:
                 CONFIRM_IN_RUNTIME,
             ],
             BROADEN_IAM,
+            "a temporary (ASIA) session credential failed: a role-session problem, not a key lifecycle one",
+            "restart the workload so it takes a fresh session; check whether the role's sessions "
+            "were revoked",
         )
     if verdict == "unknown-key":
         return Advice(
@@ -202,9 +245,13 @@ def advice(incident: Incident) -> Advice:
                 CONFIRM_IN_RUNTIME,
             ],
             BROADEN_IAM,
+            "no owner could be established for this key ID",
+            "search CI variables, secrets and images for the key ID, remove it and pin the intended source",
         )
     return Advice(
         f"Not diagnosed yet: {key} is being rejected, but triage has not reached a verdict.",
         ["Wait for the diagnosis, or run `credfix` triage for this key.", CONFIRM_IN_RUNTIME],
         ROTATE_REPEATEDLY,
+        "not diagnosed yet",
+        "wait for the diagnosis (or run `credfix diagnose` on the failing records)",
     )

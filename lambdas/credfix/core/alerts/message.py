@@ -1,8 +1,9 @@
 """The SNS publish request: one message, a text per audience (MessageStructure=json).
 
 E-mail subscribers get the readable alert, machine subscribers (SQS, HTTPS, Lambda,
-email-json) the incident document wrapped as {"kind", "incident"}, everything else the
-short "default" line. Message attributes carry what filter policies select on.
+email-json) the `credfix.alert/v1` document {"schema", "kind", "incident"} (the incident is
+`credfix.incident/v1`), everything else the short "default" line. Message attributes carry
+what filter policies select on (docs/deploy.md §5).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from credfix.config import DEFAULT_DOCS_BASE_URL
 from credfix.core.alerts.render import (
     action_status,
     alert_account,
@@ -21,6 +23,7 @@ from credfix.core.alerts.sanitise import sanitise
 from credfix.keys import redact
 from credfix.models.incident import Incident
 
+ALERT_SCHEMA = "credfix.alert/v1"  # the machine message: {"schema", "kind", "incident" | "storm"}
 MAX_PUBLISH_BYTES = 262_144  # message + subject + attributes of one Publish (256 KiB)
 MACHINE_PROTOCOLS = ("email-json", "sqs", "https", "lambda")
 # Progressively smaller caps for string fields and lists of the machine document, tried in
@@ -48,7 +51,7 @@ def machine_payload(
     incident: Incident, kind: str, string_cap: int | None = None, list_cap: int | None = None
 ) -> str:
     document: dict[str, Any] = incident.document()
-    payload: dict[str, Any] = {"kind": kind, "incident": document}
+    payload: dict[str, Any] = {"schema": ALERT_SCHEMA, "kind": kind, "incident": document}
     if string_cap is not None and list_cap is not None:
         payload["incident"] = _shrink(document, string_cap, list_cap)
         payload["truncated"] = True  # the table item holds the whole document
@@ -75,9 +78,9 @@ def _size(request: dict[str, Any]) -> int:
     return len(request["Message"].encode()) + len(request["Subject"].encode()) + attrs
 
 
-def sns_message(incident: Incident, kind: str) -> dict[str, Any]:
+def sns_message(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOCS_BASE_URL) -> dict[str, Any]:
     """Keyword arguments for `sns.publish` (all but TopicArn), within SNS's limits."""
-    text = email_text(incident, kind)  # also rejects an unknown kind
+    text = email_text(incident, kind, docs_base_url)  # also rejects an unknown kind
     line = subject(incident)
     default = sanitise(
         f"{line}. Incident {incident.incident_id}: {incident.event_count} failure(s) of "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from credfix.core.alerts.message import ALERT_SCHEMA
 from credfix.core.alerts.sanitise import ascii_line, sanitise
 from credfix.keys import redact
 from credfix.models.storm import StormSummary
@@ -56,10 +57,11 @@ def storm_text(summary: StormSummary) -> str:
     return "\n".join(line[:240] for line in lines) + "\n"
 
 
-def storm_message(summary: StormSummary) -> dict[str, Any]:
-    """Keyword arguments for `sns.publish` (all but TopicArn)."""
+def storm_document(summary: StormSummary) -> dict[str, Any]:
+    """The machine message of a storm summary (`credfix.alert/v1`, kind `storm`)."""
     s = summary.record
-    document = {
+    return {
+        "schema": ALERT_SCHEMA,
         "kind": "storm",
         "storm": {
             "window": iso_z(s.window),
@@ -73,7 +75,11 @@ def storm_message(summary: StormSummary) -> dict[str, Any]:
             "folded_incidents": s.folded,
         },
     }
-    machine = json.dumps(document, separators=(",", ":"))
+
+
+def storm_message(summary: StormSummary) -> dict[str, Any]:
+    """Keyword arguments for `sns.publish` (all but TopicArn)."""
+    machine = json.dumps(storm_document(summary), separators=(",", ":"))
     structured = {
         "default": storm_subject(summary),
         "email": storm_text(summary),

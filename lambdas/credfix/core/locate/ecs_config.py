@@ -214,8 +214,10 @@ def _stale_tasks(
         if task.task_definition_arn not in matching:
             continue
         definition = task_definition(ctx, region, task.task_definition_arn)
+        # A missing start time proves nothing either way: the task stays a (medium) candidate,
+        # with no line of "evidence" that says only what is not known.
         if task.started_at is None:
-            when = "start time unknown" + (f"; rotation at {iso_z(rotated_at)}" if rotated_at else "")
+            when = ""
         elif rotated_at is None:
             when = f"started {iso_z(task.started_at)}; rotation time unknown"
         elif task.started_at < rotated_at:
@@ -224,7 +226,12 @@ def _stale_tasks(
             after += 1
             continue
         workload = task_workload(
-            task, definition, region, incident_key, confidence="medium", evidence=[why, when]
+            task,
+            definition,
+            region,
+            incident_key,
+            confidence="medium",
+            evidence=[why, when] if when else [why],
         )
         found.add(workload)
         ctx.subnets_of[workload.id] = (region, task.subnet_ids)

@@ -134,9 +134,8 @@ def _ecs_task(
     if definition is not None:
         report_static_credentials(ctx, definition, incident_key)
     confidence, notes = _holder_confidence(task.started_at, last_seen, shared)
+    # An unknown start time is not evidence of anything, so it is not listed as evidence.
     evidence = [f"source IP {ip} is held by {eni.id}, the network interface of this task", *notes]
-    if task.started_at is None:
-        evidence.append("task start time unknown")
     workload = found.add(
         task_workload(task, definition, region, incident_key, confidence=confidence, evidence=evidence)
     )

@@ -20,8 +20,8 @@ from credfix.models.incident import Confidence, Incident, Workload
 NO_RESTART: dict[str, str] = {
     "wrong-credential-source": (
         "another credential provider wins over the configured credential; a restart reloads the same "
-        "winning provider (field guide: 'identify the winning provider', then 'remove or refresh that exact "
-        "env var, profile, secret mount, or metadata path'): notify with evidence"
+        "winning provider: find it and remove or refresh that exact env var, profile, secret mount or "
+        "metadata path; notify with evidence"
     ),
     "foreign-account": (
         "the key belongs to another account ('cross-account or partition drift'); a restart reloads the same "
@@ -29,8 +29,8 @@ NO_RESTART: dict[str, str] = {
         "them: notify"
     ),
     "unknown-key": (
-        "no owner of the key could be established; the field guide: 'do not rotate keys repeatedly without "
-        "first proving which credential source the runtime is actually loading': notify"
+        "no owner of the key could be established; a restart or a rotation proves nothing until the "
+        "credential source the runtime loads is known: notify"
     ),
 }
 KEY_LIFECYCLE = ("key-deactivated", "key-deleted", "temporary-credentials")

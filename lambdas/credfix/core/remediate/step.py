@@ -15,13 +15,16 @@ from credfix.core.remediate.guardrails import BREAKER_WINDOW_SECONDS
 from credfix.core.remediate.model import Alerter, GuardrailStore, KillSwitchReader, VerifyScheduler
 from credfix.keys import find_key_ids, redact
 from credfix.models.incident import Action, Incident, TimelineEntry
+from credfix.models.operator import Mute
 
 
 class IncidentRead(Protocol):
-    """The incident and the breaker as read once at the start of the act step."""
+    """The incident, the breaker and the key's mute as read once at the start of the act step."""
 
     @property
     def incident(self) -> Incident | None: ...
+    @property
+    def mute(self) -> Mute | None: ...
     def breaker_failures(self, now: datetime, window_seconds: int) -> int: ...
 
 
@@ -101,6 +104,31 @@ def follow_up_mark(incident_id: str, actions: list[Action]) -> str:
     return f"{incident_id}#{len(executed)}" if executed else incident_id
 
 
+def muted_note(mute: Mute, now: datetime) -> TimelineEntry:
+    return TimelineEntry(
+        at=now,
+        what=_redacted(
+            f"alert held back: this key's alerts are muted until {mute.until:%Y-%m-%d %H:%M} UTC "
+            f"(by {mute.by}: {mute.reason})"
+        ),
+    )
+
+
+def _alert(
+    alerter: Alerter,
+    recorder: Recorder,
+    incident: Incident,
+    mute: Mute | None,
+    now: datetime,
+) -> None:
+    """The remediated alert, unless a person muted the key (`credfix mute`): then the incident's
+    timeline says the alert was held back, and everything else goes on as if it was sent."""
+    if mute is not None and mute.active(now):
+        recorder.record(incident.access_key_id, incident.incident_id, [], [muted_note(mute, now)])
+        return
+    alerter.incident_remediated(incident)
+
+
 def act_on_incident(
     access_key_id: str,
     incident_id: str,
@@ -156,7 +184,7 @@ def act_on_incident(
             retry.later(access_key_id, incident_id, min(pending), now)
         if recorded.alerted or recorded.followed_up_mark:
             return ActOutcome(incident_id, actions, False, "pending actions: alert already sent")
-        alerter.incident_remediated(recorded.incident)
+        _alert(alerter, recorder, recorded.incident, read.mute, now)
         recorder.mark_alerted(access_key_id, incident_id, now)
         return ActOutcome(incident_id, actions, True, "pending actions: verification waits for them")
     mark = follow_up_mark(incident_id, recorded.incident.actions)
@@ -166,7 +194,7 @@ def act_on_incident(
     if outside and storms is not None and storms.folds(recorded.incident):
         recorder.mark_followed_up(access_key_id, incident_id, mark, now)
         return ActOutcome(incident_id, actions, True, "alert folded into the storm summary")
-    alerter.incident_remediated(recorded.incident)
+    _alert(alerter, recorder, recorded.incident, read.mute, now)
     if not outside:
         verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
     recorder.mark_followed_up(access_key_id, incident_id, mark, now)
