@@ -12,6 +12,16 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
+3. ECS tasks. moto's tasks carry no `createdAt` / `startedAt`, and a service's new deployment
+   (`UpdateService` with `forceNewDeployment`) replaces none of its tasks. AWS reports both
+   times, and the new deployment starts new tasks (`startedBy` = the deployment's ID) and
+   stops the old ones; the local AWS now does both (at once: AWS drains the old tasks once the
+   new ones are healthy, minutes later).
+4. Secrets Manager version dates. moto stamps a new version `int(time.time())`, whole
+   seconds; AWS's `CreatedDate` has milliseconds. What started before a rotation is decided
+   by comparing these times, so the local AWS keeps the fraction.
+5. CloudTrail `LookupEvents` (moto has none): answered from the records the local
+   CloudTrail writes (harness/event_history.py).
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -26,6 +36,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+from harness.event_history import EventHistory, with_event_history
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -68,6 +80,82 @@ def patch_moto() -> None:
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
 
 
+def patch_ecs_tasks() -> None:
+    """Tasks with AWS's times, and a new deployment that replaces the service's tasks."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+
+    if getattr(Task.__init__, "credfix_patched", False):
+        return
+    original_init = Task.__init__
+    original_update = EC2ContainerServiceBackend.update_service
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.created_at = self.started_at = utcnow()
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = str(service_properties.get("cluster", "default"))
+        name = str(service_properties.get("service", "")).split("/")[-1]
+        force = bool(service_properties.get("force_new_deployment"))
+        service = original_update(self, service_properties)
+        if not force or not service.deployments:
+            return service
+        deployment = service.deployments[0]["id"]
+        group = f"service:{name}"
+        running = [
+            t
+            for t in list(self.tasks.get(self._get_cluster(cluster).name, {}).values())
+            if t.group == group and t.last_status == "RUNNING"
+        ]
+        for old in running:
+            self.run_task(
+                cluster,
+                service.task_definition,
+                1,
+                None,
+                deployment,
+                None,
+                old.launch_type or None,
+                networking_configuration=getattr(old, "network_configuration", None),
+                group=group,
+            )
+            self.stop_task(cluster, old.task_arn, f"ECS deployment {deployment}: replaced by a new task")
+        return service
+
+    init.credfix_patched = True  # type: ignore[attr-defined]
+    Task.__init__ = init  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+
+
+def patch_secret_version_dates() -> None:
+    """New secret versions keep the fraction of a second of their creation (see the docstring)."""
+    import time
+
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    if getattr(SecretsManagerBackend._add_secret, "credfix_patched", False):
+        return
+
+    def precise(method: Any) -> Any:
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before = time.time()
+            result = method(self, *args, **kwargs)
+            seconds = {int(before), int(time.time())}
+            for secret in list(self.secrets.values()):
+                for version in getattr(secret, "versions", {}).values():
+                    created = version.get("createdate")
+                    if type(created) is int and created in seconds:
+                        version["createdate"] = before
+            return result
+
+        wrapped.credfix_patched = True  # type: ignore[attr-defined]
+        return wrapped
+
+    for name in ("_add_secret", "rotate_secret"):
+        setattr(SecretsManagerBackend, name, precise(getattr(SecretsManagerBackend, name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -75,10 +163,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     patch_moto()
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(
-        args.host, args.port, serialise_dynamodb(app), threaded=True, request_handler=MotoRequestHandler
+    patch_ecs_tasks()
+    patch_secret_version_dates()
+    app = with_event_history(
+        serialise_dynamodb(DomainDispatcherApplication(create_backend_app)), EventHistory()
     )
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
