@@ -16,12 +16,15 @@
    (`UpdateService` with `forceNewDeployment`) replaces none of its tasks. AWS reports both
    times, and the new deployment starts new tasks (`startedBy` = the deployment's ID) and
    stops the old ones; the local AWS now does both (at once: AWS drains the old tasks once the
-   new ones are healthy, minutes later).
+   new ones are healthy, minutes later). `ListTasks` with `serviceName` returns only that
+   service's tasks (moto ignores the filter and lists the whole cluster).
 4. Secrets Manager version dates. moto stamps a new version `int(time.time())`, whole
    seconds; AWS's `CreatedDate` has milliseconds. What started before a rotation is decided
    by comparing these times, so the local AWS keeps the fraction.
 5. CloudTrail `LookupEvents` (moto has none): answered from the records the local
    CloudTrail writes (harness/event_history.py).
+6. EventBridge to SQS. moto's default target input leaves out the event's `account`; AWS
+   delivers the whole event, account included (the rotation watch checks it).
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -89,6 +92,7 @@ def patch_ecs_tasks() -> None:
         return
     original_init = Task.__init__
     original_update = EC2ContainerServiceBackend.update_service
+    original_list = EC2ContainerServiceBackend.list_tasks
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
@@ -106,7 +110,8 @@ def patch_ecs_tasks() -> None:
         running = [
             t
             for t in list(self.tasks.get(self._get_cluster(cluster).name, {}).values())
-            if t.group == group and t.last_status == "RUNNING"
+            # desiredStatus: moto moves a task's lastStatus on each time it is described
+            if t.group == group and t.desired_status == "RUNNING"
         ]
         for old in running:
             self.run_task(
@@ -123,9 +128,16 @@ def patch_ecs_tasks() -> None:
             self.stop_task(cluster, old.task_arn, f"ECS deployment {deployment}: replaced by a new task")
         return service
 
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        names = ("cluster_str", "container_instance", "family", "started_by", "service_name")
+        service = dict(zip(names, args, strict=False)).get("service_name") or kwargs.get("service_name")
+        tasks = original_list(self, *args, **kwargs)
+        return [t for t in tasks if t.group == f"service:{service}"] if service else tasks
+
     init.credfix_patched = True  # type: ignore[attr-defined]
     Task.__init__ = init  # type: ignore[method-assign]
     EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
 
 
 def patch_secret_version_dates() -> None:
@@ -156,6 +168,17 @@ def patch_secret_version_dates() -> None:
         setattr(SecretsManagerBackend, name, precise(getattr(SecretsManagerBackend, name)))
 
 
+def patch_event_delivery() -> None:
+    """Events reach an SQS target whole, `account` included (see the docstring)."""
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"version": "0",', '"version": "0", "account": "<account>",'
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -165,6 +188,7 @@ def main() -> None:
     patch_moto()
     patch_ecs_tasks()
     patch_secret_version_dates()
+    patch_event_delivery()
     app = with_event_history(
         serialise_dynamodb(DomainDispatcherApplication(create_backend_app)), EventHistory()
     )

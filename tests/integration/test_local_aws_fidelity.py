@@ -156,6 +156,10 @@ def test_ecs_tasks_have_times_and_a_new_deployment_replaces_them(aws_env: LocalA
     assert new["startedBy"] == deployment["id"] and new["startedAt"] > task["startedAt"]
     (old,) = ecs.describe_tasks(cluster="fidelity", tasks=[task["taskArn"]])["tasks"]
     assert old["lastStatus"] == "STOPPED"
+    build.ecs_service(net, "fidelity", "other", definition)
+    assert (
+        ecs.list_tasks(cluster="fidelity", serviceName="svc", desiredStatus="RUNNING")["taskArns"] == running
+    )
 
 
 def test_secret_version_dates_keep_their_fraction_of_a_second(aws_env: LocalAws) -> None:
@@ -167,3 +171,16 @@ def test_secret_version_dates_keep_their_fraction_of_a_second(aws_env: LocalAws)
     sm.put_secret_value(SecretId=arn, SecretString="b")
     created = sm.get_secret_value(SecretId=arn)["CreatedDate"]
     assert created > mark  # whole seconds would put it before the mark
+
+
+def test_an_event_reaches_an_sqs_target_with_its_account(aws_env: LocalAws) -> None:
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="whole-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all-of-it", EventPattern=json.dumps({"source": ["aws.secretsmanager"]}))
+    events.put_targets(Rule="all-of-it", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(
+        Entries=[{"Source": "aws.secretsmanager", "DetailType": "Secret Label Updated", "Detail": "{}"}]
+    )
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(message["Body"])["account"] == "123456789012"
