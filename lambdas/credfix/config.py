@@ -37,6 +37,7 @@ class Settings(BaseModel):
     verify_queue_url: str = Field("", alias="CREDFIX_VERIFY_QUEUE_URL")
     events_dlq_url: str = Field("", alias="CREDFIX_EVENTS_DLQ_URL")
     topic_arn: str = Field("", alias="CREDFIX_TOPIC_ARN")
+    rotation_dlq_url: str = Field("", alias="CREDFIX_ROTATION_DLQ_URL")  # refused rotation events
 
     # Detection and ingest.
     reopen_after_seconds: int = Field(3600, ge=0, alias="CREDFIX_REOPEN_AFTER_SECONDS")
@@ -66,6 +67,7 @@ class Settings(BaseModel):
     # Organisation mode: roles in member accounts (empty = single account).
     member_read_role_name: str = Field("", alias="CREDFIX_MEMBER_READ_ROLE_NAME")
     member_act_role_name: str = Field("", alias="CREDFIX_MEMBER_ACT_ROLE_NAME")
+    member_rotation_role_name: str = Field("", alias="CREDFIX_MEMBER_ROTATION_ROLE_NAME")
 
     # Verification.
     drain_seconds: int = Field(900, ge=0, le=900, alias="CREDFIX_DRAIN_SECONDS")  # SQS delay max 15 min
