@@ -53,6 +53,16 @@ _HEADLINE = {
 }
 
 
+_ROTATION_HEADLINE = {  # rotation-drift: nothing has failed (credfix.core.rotation)
+    "diagnosed": "credfix found workloads still on the previous version of a rotated secret.",
+    "remediated": "credfix acted on workloads still on the previous version of a rotated secret.",
+}
+
+
+def _rotation(incident: Incident) -> bool:
+    return incident.verdict == "rotation-drift"
+
+
 _ESCALATED_UNBLOCKED = (
     "ESCALATED: failures continue after credfix's action. A person needs to look; no target was "
     "blocked: the late failures are not attributed to a target credfix acted on."
@@ -175,7 +185,24 @@ def _join(values: list[str], limit: int = 200) -> str:
     return sanitise(", ".join(values), limit) if values else "(none recorded)"
 
 
+def _rotated(text: _Text, incident: Incident) -> None:
+    """rotation-drift: what rotated and who used the old key since (no failure to show)."""
+    text.section("WHAT ROTATED")
+    owner = f", owner account {incident.owner_account}" if incident.owner_account else ""
+    text.field(
+        "Old key:", f"{redact(incident.access_key_id)} (status: {incident.key_status or 'unknown'}{owner})"
+    )
+    text.field("Rotated:", f"AWSCURRENT moved at {utc(incident.first_seen)}")
+    text.field("Used since:", f"{incident.event_count:,} successful call(s) with the old key")
+    for src in incident.sources[:MAX_SOURCES]:
+        via = f" via {src.vpc_endpoint_id}" if src.vpc_endpoint_id else ""
+        text.item(f"{src.ip or 'no source IP'}{via}: {src.count:,} call(s)", indent=4, limit=120)
+
+
 def _failing(text: _Text, incident: Incident) -> None:
+    if _rotation(incident):
+        _rotated(text, incident)
+        return
     key = redact(incident.access_key_id)
     text.section("WHAT IS FAILING")
     owner = f", owner account {incident.owner_account}" if incident.owner_account else ""
@@ -257,9 +284,10 @@ def _actions(text: _Text, incident: Incident) -> None:
 def _timeline(text: _Text, incident: Incident) -> None:
     entries: list[tuple[datetime, str]] = [(e.at, e.what) for e in incident.timeline]
     first_call = incident.event_sources[0] if incident.event_sources else "AWS"
-    entries.append((incident.first_seen, f"First failure (event time): {first_call} rejected the key"))
+    if not _rotation(incident):  # a rotation-drift incident's times are the rotation's, not failures
+        entries.append((incident.first_seen, f"First failure (event time): {first_call} rejected the key"))
     entries.append((incident.opened_at, "credfix opened the incident"))
-    if incident.last_seen > incident.first_seen:
+    if incident.last_seen > incident.first_seen and not _rotation(incident):
         entries.append((incident.last_seen, "Latest failure seen so far (event time)"))
     for action in incident.actions:
         if action.at:
@@ -321,7 +349,8 @@ def email_text(incident: Incident, kind: str) -> str:
     _check_kind(kind)
     text = _Text()
     blocked = incident.verification.blocked_targets if incident.verification else []
-    text.add(_HEADLINE[kind] if kind != "escalated" or blocked else _ESCALATED_UNBLOCKED)
+    headline = _ROTATION_HEADLINE.get(kind) if _rotation(incident) else None
+    text.add(headline or (_HEADLINE[kind] if kind != "escalated" or blocked else _ESCALATED_UNBLOCKED))
     text.add(
         f"Incident {sanitise(incident.incident_id, 80)} (status {incident.status}), key "
         f"{redact(incident.access_key_id)}, account {alert_account(incident)}"
