@@ -27,6 +27,7 @@ from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.nag import acknowledge
 from infra.policy import statements_for, wildcard_acknowledgements
+from infra.rotation import rotation_rules
 from infra.scopes import workload_scopes
 
 # Resource kinds that exist only in the home account: never granted by a member role.
@@ -38,6 +39,7 @@ HOME_ONLY_KINDS = {
     "act-queue",
     "act-bulk-queue",
     "verify-queue",
+    "rotation-dlq",
     "alerts-topic",
     "alerts-topic-key",
     "kill-switch-parameter",
@@ -69,12 +71,11 @@ class _Forwarder(Stack):
             error_codes=error_codes,
             description="credfix: forward CloudTrail credential failures to the home bus",
         )
-        rule.add_target(
-            targets.EventBus(
-                events.EventBus.from_event_bus_arn(self, "HomeBus", target_bus_arn),
-                dead_letter_queue=failed,
-            )
-        )
+        target = events.EventBus.from_event_bus_arn(self, "HomeBus", target_bus_arn)
+        rule.add_target(targets.EventBus(target, dead_letter_queue=failed))
+        # The rotation watch's events, forwarded the same way (infra/rotation.py).
+        for rotation_rule in rotation_rules(self, "RotationWatch"):
+            rotation_rule.add_target(targets.EventBus(target, dead_letter_queue=failed))
 
 
 class ForwarderStack(_Forwarder):
@@ -118,6 +119,7 @@ class MemberRolesStack(Stack):
         member_roles: tuple[tuple[Role, str], ...] = (
             ("triage", org.member_read_role_name),
             ("act", org.member_act_role_name),
+            ("rotation", org.member_rotation_role_name),
         )
         for role, name in member_roles:
             central = f"arn:{Aws.PARTITION}:iam::{config.account}:role/{home_role_name(role, config)}"

@@ -29,6 +29,7 @@ from infra.functions import CredfixFunctions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.policy import Scope
+from infra.rotation import ROTATION_BATCH_SIZE, ROTATION_BATCH_WINDOW_SECONDS, rotation_rules
 from infra.scopes import member_role_scopes, workload_scopes
 
 INGEST_TIMEOUT = Duration.seconds(60)
@@ -39,7 +40,7 @@ MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
 CENTRAL_BUS_NAME = "credfix-central"
 # From measured peak RSS (bench/, docs/performance.md: ingest 79 MB on a storm, triage 132,
 # act 109, verify 70) with headroom; ingest a little more, as Lambda CPU grows with memory.
-MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128}
+MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128, "rotation": 256}
 
 
 def error_codes(config: CredfixConfig) -> tuple[str, ...]:
@@ -91,6 +92,11 @@ class HomeStack(Stack):
         self.verify_queue = self._queue(
             "VerifyQueue", visibility_timeout=self._visibility(), dlq=self.verify_dlq
         )
+        # The rotation watch (infra/rotation.py): Secrets Manager events of rotations.
+        self.rotation_dlq = self._queue("RotationDlq", retention=Duration.days(14))
+        self.rotation_queue = self._queue(
+            "RotationQueue", visibility_timeout=self._visibility(), dlq=self.rotation_dlq
+        )
 
         self.table = dynamodb.TableV2(
             self,
@@ -131,6 +137,10 @@ class HomeStack(Stack):
         self.rule.add_target(
             targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
+        for rule in rotation_rules(self, "RotationWatch"):
+            rule.add_target(
+                targets.SqsQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+            )
         self.central_bus: events.EventBus | None = None
         if config.org.enabled:
             self._central_bus()
@@ -154,11 +164,24 @@ class HomeStack(Stack):
             )
         )
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
+        self.rotation = self._step(
+            "rotation",
+            self.rotation_queue,
+            memory_size=MEMORY_MB["rotation"],
+            batch_size=ROTATION_BATCH_SIZE,
+            batching_window=Duration.seconds(ROTATION_BATCH_WINDOW_SECONDS),
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             topic=self.ops_topic,
-            functions={"ingest": self.ingest, "triage": self.triage, "act": self.act, "verify": self.verify},
+            functions={
+                "ingest": self.ingest,
+                "triage": self.triage,
+                "act": self.act,
+                "verify": self.verify,
+                "rotation": self.rotation,
+            },
             dead_letter_queues={
                 "events": self.events_dlq,
                 "work": self.work_dlq,
@@ -166,6 +189,7 @@ class HomeStack(Stack):
                 "act": self.act_dlq,
                 "act-bulk": self.act_bulk_dlq,
                 "verify": self.verify_dlq,
+                "rotation": self.rotation_dlq,
             },
         )
         CfnOutput(self, "AlertsTopicArn", value=self.alerts_topic.topic_arn)
@@ -188,6 +212,7 @@ class HomeStack(Stack):
             "CREDFIX_ACT_BULK_QUEUE_URL": self.act_bulk_queue.queue_url,
             "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
             "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
+            "CREDFIX_ROTATION_DLQ_URL": self.rotation_dlq.queue_url,
             "CREDFIX_TOPIC_ARN": self.alerts_topic.topic_arn,
             "CREDFIX_REOPEN_AFTER_SECONDS": str(c.reopen_after_minutes * 60),
             "CREDFIX_INCLUDE_EXPIRED_TOKEN": str(c.include_expired_token).lower(),
@@ -208,6 +233,7 @@ class HomeStack(Stack):
             "CREDFIX_DRAIN_SECONDS": str(c.drain_minutes * 60),
             "CREDFIX_MEMBER_READ_ROLE_NAME": c.org.member_read_role_name if c.org.enabled else "",
             "CREDFIX_MEMBER_ACT_ROLE_NAME": c.org.member_act_role_name if c.org.enabled else "",
+            "CREDFIX_MEMBER_ROTATION_ROLE_NAME": c.org.member_rotation_role_name if c.org.enabled else "",
         }
 
     def scopes(self) -> dict[str, list[Scope]]:
@@ -221,6 +247,7 @@ class HomeStack(Stack):
             "act-queue": queue(self.act_queue),
             "act-bulk-queue": queue(self.act_bulk_queue),
             "verify-queue": queue(self.verify_queue),
+            "rotation-dlq": queue(self.rotation_dlq),
             "alerts-topic": [Scope([self.alerts_topic.topic_arn])],
             "alerts-topic-key": [Scope([self.key.key_arn])],
             "kill-switch-parameter": [Scope([self.kill_switch.parameter_arn])],
@@ -249,7 +276,14 @@ class HomeStack(Stack):
         return fn
 
     def _step(
-        self, role: Any, queue: sqs.Queue, *, memory_size: int, reserved_concurrency: int | None = None
+        self,
+        role: Any,
+        queue: sqs.Queue,
+        *,
+        memory_size: int,
+        reserved_concurrency: int | None = None,
+        batch_size: int = 10,
+        batching_window: Duration | None = None,
     ) -> lambda_.Function:
         org = self.config.org.enabled
         fn = self.functions.function(
@@ -264,7 +298,13 @@ class HomeStack(Stack):
             exclude_kinds=frozenset() if org else frozenset({"member-roles"}),
         )
         fn.add_event_source(
-            sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2)
+            sources.SqsEventSource(
+                queue,
+                batch_size=batch_size,
+                max_batching_window=batching_window,
+                report_batch_item_failures=True,
+                max_concurrency=2,
+            )
         )
         return fn
 
@@ -326,6 +366,10 @@ class HomeStack(Stack):
         rule.add_target(
             targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
+        for rotation_rule in rotation_rules(self, "OrganisationRotationWatch", event_bus=bus):
+            rotation_rule.add_target(
+                targets.SqsQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+            )
         self.central_bus = bus
         CfnOutput(self, "CentralBusArn", value=bus.event_bus_arn)
 
