@@ -25,6 +25,9 @@
    CloudTrail writes (harness/event_history.py).
 6. EventBridge to SQS. moto's default target input leaves out the event's `account`; AWS
    delivers the whole event, account included (the rotation watch checks it).
+7. Inactive keys. With signature checking on, moto accepts a request signed with an
+   Inactive key; AWS rejects it (`InvalidClientTokenId`), which is the whole point of
+   deactivating a rotated-out key.
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -179,6 +182,25 @@ def patch_event_delivery() -> None:
         )
 
 
+def patch_inactive_keys() -> None:
+    """A request signed with an Inactive key is refused (see the docstring)."""
+    from moto.iam.access_control import CreateAccessKeyFailure, IAMUserAccessKey
+
+    original = IAMUserAccessKey.__init__
+    if getattr(original, "credfix_patched", False):
+        return
+
+    def init(self: Any, account_id: str, partition: str, access_key_id: str, headers: dict[str, str]) -> None:
+        original(self, account_id, partition, access_key_id, headers)
+        for user in self.backend.list_users("/", None, None):
+            for key in user.access_keys:
+                if key.access_key_id == access_key_id and key.status != "Active":
+                    raise CreateAccessKeyFailure(reason="InvalidId")
+
+    init.credfix_patched = True  # type: ignore[attr-defined]
+    IAMUserAccessKey.__init__ = init  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -189,6 +211,7 @@ def main() -> None:
     patch_ecs_tasks()
     patch_secret_version_dates()
     patch_event_delivery()
+    patch_inactive_keys()
     app = with_event_history(
         serialise_dynamodb(DomainDispatcherApplication(create_backend_app)), EventHistory()
     )

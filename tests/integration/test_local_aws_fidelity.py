@@ -184,3 +184,39 @@ def test_an_event_reaches_an_sqs_target_with_its_account(aws_env: LocalAws) -> N
     )
     (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
     assert json.loads(message["Body"])["account"] == "123456789012"
+
+
+def test_an_inactive_key_is_refused_as_aws_refuses_it(aws_env: LocalAws) -> None:
+    import urllib.request
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="operator")
+    iam.put_user_policy(
+        UserName="operator",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    operator = iam.create_access_key(UserName="operator")["AccessKey"]
+    key = _key()
+    aws_env.check_signatures()
+    try:
+        admin = boto3.client(
+            "iam",
+            aws_access_key_id=operator["AccessKeyId"],
+            aws_secret_access_key=operator["SecretAccessKey"],
+        )
+        assert _caller(key).get_caller_identity()["Account"]  # Active: accepted
+        admin.update_access_key(UserName="history-user", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        with pytest.raises(ClientError) as refused:
+            _caller(key).get_caller_identity()
+        assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    finally:  # back to moto's default (no auth checks) for the tests that follow on this server
+        request = urllib.request.Request(
+            f"{aws_env.url}/moto-api/reset-auth",
+            data=b"inf",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
