@@ -113,6 +113,7 @@ def member_role_scopes(config: CredfixConfig) -> list[Scope]:
             [
                 arn("iam", f"role/{org.member_read_role_name}", "", account="*"),
                 arn("iam", f"role/{org.member_act_role_name}", "", account="*"),
+                arn("iam", f"role/{org.member_rotation_role_name}", "", account="*"),
             ],
             {"StringEquals": {"aws:ResourceOrgID": org.organization_id or "o-none"}},
             why="credfix's member roles in the organisation's accounts (org mode only).",

@@ -172,7 +172,7 @@ def test_home_lambdas_may_assume_member_roles_in_org_mode_only(org_templates: di
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if "sts:AssumeRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
-    assert len(assume) == 2  # triage and act
+    assert len(assume) == 3  # triage, act and rotation
     assert all(s["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-abcd123456"}} for s in assume)
 
 

@@ -236,6 +236,29 @@ def test_tagged_instance_launched_before_the_rotation_is_a_declared_consumer(wat
     assert [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]] != [runner["InstanceId"]]
 
 
+def test_tagged_ecs_service_that_reads_the_secret_at_run_time_is_a_declared_consumer(watch: Watch) -> None:
+    """Its task definition names no secret (the code fetches it with the SDK): the tag declares it."""
+    account = Account()
+    net = build.network()
+    build.ecs_service(net, "prod", "fetcher", build.task_definition("fetcher"))
+    build.ecs_service(net, "prod", "bystander", build.task_definition("bystander"))
+    boto3.client("ecs").tag_resource(
+        resourceArn=service_arn("prod", "fetcher"), tags=[{"key": "credfix:consumes", "value": account.name}]
+    )
+    bystander = primary("prod", "bystander")
+    rotated = account.rotate()
+
+    watch.run([rotated.label_event()])
+
+    incident = watch.incident(rotated)
+    assert incident is not None
+    assert executed(incident) == [("ecs-force-new-deployment", service_arn("prod", "fetcher"))]
+    (consumer,) = [w for w in incident.workloads if w.id == service_arn("prod", "fetcher")]
+    assert any("tagged credfix:consumes=" in e for e in consumer.evidence)
+    assert any("1 of 1 running task(s) started before" in e for e in consumer.evidence)  # its own task only
+    assert primary("prod", "bystander") == bystander
+
+
 def test_a_declared_consumer_credfix_cannot_date_is_named_never_touched(watch: Watch) -> None:
     account = Account()
     boto3.client("s3").create_bucket(Bucket="report-drop")
