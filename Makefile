@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup lint test test-fast demo synth bench reliability clean
+.PHONY: setup lint test test-fast demo synth bench reliability redrive clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "credfix needs Python 3.11+"'
@@ -71,6 +71,11 @@ bench: $(STAMP) $(BENCH_STAMP) $(TRACER_STAMP)
 # table in docs/reliability.md regenerated from their own measurements.
 reliability: setup
 	$(PY) tests/reliability_report.py
+
+# Move every credfix dead-letter queue's messages back to the queue they came from, with counts
+# (standard AWS environment; REDRIVE_ARGS=--dry-run to count only, --json for machines).
+redrive: $(STAMP)
+	$(VENV)/bin/credfix redrive $(REDRIVE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(TRACER_VENV) node_modules cdk.out cdk.out.example .pytest_cache .mypy_cache .ruff_cache

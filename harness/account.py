@@ -6,6 +6,7 @@ would (see `lambda_in_vpc`)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -213,7 +214,12 @@ def role(name: str) -> str:
 
 
 def lambda_in_vpc(
-    net: Network, name: str, role_arn: str, *, create_eni: bool = True
+    net: Network,
+    name: str,
+    role_arn: str,
+    *,
+    create_eni: bool = True,
+    environment: dict[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """A function with VpcConfig, and (unless `create_eni=False`) its Hyperplane ENI.
 
@@ -228,6 +234,7 @@ def lambda_in_vpc(
         Handler="app.handler",
         Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: moto never runs it
         VpcConfig={"SubnetIds": [net.subnet], "SecurityGroupIds": [net.security_group]},
+        **({"Environment": {"Variables": environment}} if environment else {}),
     )
     if not create_eni:
         return str(fn["FunctionArn"]), None
@@ -237,6 +244,21 @@ def lambda_in_vpc(
         Description=f"AWS Lambda VPC ENI-{name}-{uuid.uuid4()}",
     )["NetworkInterface"]
     return str(fn["FunctionArn"]), str(eni["PrivateIpAddress"])
+
+
+def command_document(command: str) -> str:
+    """credfix's SSM command document, as the stack creates it from `ssm_command`."""
+    from credfix.core.remediate.model import SSM_DOCUMENT_NAME
+    from infra.command_document import document_content
+
+    clients("ssm").create_document(
+        Name=SSM_DOCUMENT_NAME,
+        Content=json.dumps(document_content(command)),
+        DocumentType="Command",
+        DocumentFormat="JSON",
+        TargetType="/AWS::EC2::Instance",
+    )
+    return SSM_DOCUMENT_NAME
 
 
 def sts_endpoint(net: Network) -> str:

@@ -12,20 +12,28 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
-3. ECS tasks. moto's tasks carry no `createdAt` / `startedAt`, and a service's new deployment
+3. Lambda environment size. AWS refuses a function environment whose JSON (compact, as
+   `{"NAME":"value",...}`) exceeds 4 KB with an InvalidParameterValueException that quotes
+   the whole environment: "Lambda was unable to configure your environment variables because
+   the environment variables you have provided exceeded the 4KB limit. String measured: {...}"
+   (the message real SDK users report, e.g. with `{"PG_PASSWORD":"hunter2"}` in it; LocalStack
+   answers the same). moto 5.2.5 accepts any size. `patch_moto()` adds the check to
+   CreateFunction and UpdateFunctionConfiguration, so that credfix's handling of an error that
+   echoes secret values is tested on the wire.
+4. ECS tasks. moto's tasks carry no `createdAt` / `startedAt`, and a service's new deployment
    (`UpdateService` with `forceNewDeployment`) replaces none of its tasks. AWS reports both
    times, and the new deployment starts new tasks (`startedBy` = the deployment's ID) and
    stops the old ones; the local AWS now does both (at once: AWS drains the old tasks once the
    new ones are healthy, minutes later). `ListTasks` with `serviceName` returns only that
    service's tasks (moto ignores the filter and lists the whole cluster).
-4. Secrets Manager version dates. moto stamps a new version `int(time.time())`, whole
+5. Secrets Manager version dates. moto stamps a new version `int(time.time())`, whole
    seconds; AWS's `CreatedDate` has milliseconds. What started before a rotation is decided
    by comparing these times, so the local AWS keeps the fraction.
-5. CloudTrail `LookupEvents` (moto has none): answered from the records the local
+6. CloudTrail `LookupEvents` (moto has none): answered from the records the local
    CloudTrail writes (harness/event_history.py).
-6. EventBridge to SQS. moto's default target input leaves out the event's `account`; AWS
+7. EventBridge to SQS. moto's default target input leaves out the event's `account`; AWS
    delivers the whole event, account included (the rotation watch checks it).
-7. Inactive keys. With signature checking on, moto accepts a request signed with an
+8. Inactive keys. With signature checking on, moto accepts a request signed with an
    Inactive key; AWS rejects it (`InvalidClientTokenId`), which is the whole point of
    deactivating a rotated-out key.
 
@@ -35,6 +43,7 @@ Run as `python -m harness.moto_server -p PORT`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -65,8 +74,49 @@ def _all_private_ips(eni: Any) -> list[str]:
     return [ip for ip in [eni.private_ip_address, *addresses] if ip]
 
 
+LAMBDA_ENVIRONMENT_LIMIT = 4096  # bytes of the compact JSON of the variables
+
+
+def _check_lambda_environment(spec: dict[str, Any]) -> None:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    variables = (spec.get("Environment") or {}).get("Variables")
+    if not variables:
+        return
+    measured = json.dumps(variables, separators=(",", ":"))
+    if len(measured.encode("utf-8")) > LAMBDA_ENVIRONMENT_LIMIT:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            f"you have provided exceeded the 4KB limit. String measured: {measured}"
+        )
+
+
+def _patch_lambda_environment_limit() -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_function, "credfix_patched", False):
+        return
+    create, update = LambdaBackend.create_function, LambdaBackend.update_function_configuration
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        _check_lambda_environment(spec)
+        return create(self, spec)
+
+    def update_function_configuration(
+        self: Any, function_name: str, qualifier: str, body: dict[str, Any]
+    ) -> Any:
+        _check_lambda_environment(body)
+        return update(self, function_name, qualifier, body)
+
+    create_function.credfix_patched = True  # type: ignore[attr-defined]
+    LambdaBackend.create_function = create_function  # type: ignore[method-assign]
+    LambdaBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
-    """Teach moto's network interfaces the address filters AWS supports (see the docstring)."""
+    """Teach moto the AWS behaviours listed in the docstring (2: address filters, 3: the
+    Lambda environment limit)."""
+    _patch_lambda_environment_limit()
     from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
     original = NetworkInterface.get_filter_value

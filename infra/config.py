@@ -97,6 +97,8 @@ class CredfixConfig(_Strict):
     include_expired_token: bool = False
     alerts: AlertSubscriptions = Field(default_factory=AlertSubscriptions)
     watch_prefixes: list[str] = Field(default_factory=list)
+    # Secrets under watch_prefixes are watched without the tag only with this explicit choice.
+    watch_untagged: bool = False
     runner_tags: list[str] = Field(default_factory=lambda: list(DEFAULT_RUNNER_TAGS))
     target_cooldown_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     max_actions_per_hour: int = Field(10, ge=0, le=1000)  # per account, sliding 60 minutes
@@ -108,9 +110,14 @@ class CredfixConfig(_Strict):
     max_new_incidents: int = Field(200, ge=1, le=100_000)  # all sources together, per 15 minutes
     breaker_failures: int = Field(3, ge=1, le=100)
     restart_on_key_lifecycle: bool = False
-    ssm_command: str = ""
+    ssm_command: str = ""  # becomes credfix's own SSM command document; empty: no SSM action at all
     drain_minutes: int = Field(10, ge=1, le=15)  # SQS delay is at most 15 minutes
     reopen_after_minutes: int = Field(60, ge=1)
+    # The sweep: an incident open without a verdict this long is announced to triage again
+    # (at most max_reannouncements times); the alarm fires when the oldest is stuck_alarm_minutes old.
+    reannounce_after_minutes: int = Field(30, ge=5, le=24 * 60)
+    max_reannouncements: int = Field(3, ge=1, le=20)
+    stuck_alarm_minutes: int = Field(120, ge=10, le=7 * 24 * 60)
     scan_limit: int = Field(200, ge=10, le=5000)
     kill_switch_parameter: str = "/credfix/kill-switch"
     create_trail: bool = False  # for accounts that have no multi-region trail yet
@@ -144,6 +151,15 @@ class CredfixConfig(_Strict):
             raise ValueError("account must be 12 digits")
         return value
 
+    @field_validator("ssm_command")
+    @classmethod
+    def _ssm_command(cls, value: str) -> str:
+        if "{{" in value or "}}" in value:
+            raise ValueError("ssm_command must not contain {{ }}: SSM would read it as a document parameter")
+        if len(value) > 4096:
+            raise ValueError("ssm_command is longer than 4096 characters")
+        return value
+
     @field_validator("kill_switch_parameter")
     @classmethod
     def _parameter(cls, value: str) -> str:
@@ -156,6 +172,17 @@ class CredfixConfig(_Strict):
         """Regions whose failures must be forwarded home. IAM and STS log only in us-east-1."""
         wanted = set(self.regions) | {"us-east-1"}
         return sorted(wanted - {self.home_region})
+
+    @model_validator(mode="after")
+    def _stuck_alarm_after_reannouncing(self) -> CredfixConfig:
+        if self.stuck_alarm_minutes <= self.reannounce_after_minutes:
+            raise ValueError("stuck_alarm_minutes must be longer than reannounce_after_minutes")
+        return self
+
+    @property
+    def untagged_watch_prefixes(self) -> tuple[str, ...]:
+        """Prefixes whose secrets are watched without the tag (only with watch_untagged=true)."""
+        return tuple(self.watch_prefixes) if self.watch_untagged else ()
 
     @model_validator(mode="after")
     def _org_needs_account(self) -> CredfixConfig:

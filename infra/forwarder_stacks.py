@@ -23,28 +23,17 @@ from constructs import Construct
 
 from credfix.permissions import Role
 from credfix.registry import policy_for
+from credfix.scopes import HOME_KINDS
+from infra.command_document import command_document
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.nag import acknowledge
-from infra.policy import statements_for, wildcard_acknowledgements
+from infra.policy import deny_statements, statements_for, wildcard_acknowledgements
 from infra.rotation import rotation_rules
 from infra.scopes import workload_scopes
 
 # Resource kinds that exist only in the home account: never granted by a member role.
-HOME_ONLY_KINDS = {
-    "incidents-table",
-    "events-dlq",
-    "work-queue",
-    "bulk-queue",
-    "act-queue",
-    "act-bulk-queue",
-    "verify-queue",
-    "rotation-dlq",
-    "alerts-topic",
-    "alerts-topic-key",
-    "kill-switch-parameter",
-    "member-roles",
-}
+HOME_ONLY_KINDS = set(HOME_KINDS)
 
 
 def home_role_name(role: Role, config: CredfixConfig) -> str:
@@ -76,6 +65,8 @@ class _Forwarder(Stack):
         # The rotation watch's events, forwarded the same way (infra/rotation.py).
         for rotation_rule in rotation_rules(self, "RotationWatch"):
             rotation_rule.add_target(targets.EventBus(target, dead_letter_queue=failed))
+        if config.ssm_command:  # SSM documents are regional: act runs it in this region too
+            command_document(self, config.ssm_command)
 
 
 class ForwarderStack(_Forwarder):
@@ -135,6 +126,7 @@ class MemberRolesStack(Stack):
             )
             kinds = {k for k in policy_for(role) if k not in HOME_ONLY_KINDS}
             statements = statements_for(role, {k: v for k, v in scopes.items() if k in kinds}, only=kinds)
+            statements += deny_statements(role, [])  # no layer on any function (act)
             if not statements:
                 continue  # no declared permission for this role in a workload account
             policy = iam.Policy(self, f"{role.title()}Policy", roles=[member], statements=statements)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from credfix.core.remediate.model import OPT_OUT_TAG, OPT_OUT_VALUE
 from credfix.permissions import Role
 from credfix.registry import policy_for
 from infra.nag import acknowledge
@@ -34,6 +35,7 @@ class CredfixFunctions(Construct):
             str(LAMBDAS_DIR),
             exclude=["**/__pycache__", "**/*.pyc", "*.egg-info", "credfix/preflight/**", "credfix/cli/**"],
         )
+        self.made: dict[str, lambda_.Function] = {}  # role -> function, in the order made
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -95,7 +97,7 @@ class CredfixFunctions(Construct):
             ),
             *wildcard_acknowledgements(role_name, {k: v for k, v in scopes.items() if k in kinds}),
         )
-        return lambda_.Function(
+        fn = lambda_.Function(
             scope,
             "Function",
             runtime=RUNTIME,
@@ -116,3 +118,7 @@ class CredfixFunctions(Construct):
                 **environment,
             },
         )
+        # credfix's own functions opt out of remediation (and the act role is denied them by ARN).
+        Tags.of(fn).add(OPT_OUT_TAG, OPT_OUT_VALUE)
+        self.made[role_name] = fn
+        return fn

@@ -1,5 +1,6 @@
 """The home stack: detection rule -> events queue -> ingest -> incidents table -> work queue
--> triage -> act queue -> act -> alerts topic + verify queue (delayed) -> verify."""
+-> triage -> act queue -> act -> alerts topic + verify queue (delayed) -> verify; and the
+sweep (scheduled) that announces again an incident left open without a verdict."""
 
 from __future__ import annotations
 
@@ -21,14 +22,18 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from credfix.core.remediate.model import SSM_DOCUMENT_NAME
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
+from credfix.scopes import home_scopes
+from infra.command_document import command_document
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
 from infra.forwarder_stacks import home_role_name
 from infra.functions import CredfixFunctions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
-from infra.policy import Scope
+from infra.policy import Scope, deny_statements
+from infra.queue_target import SourceBoundQueue
 from infra.rotation import ROTATION_BATCH_SIZE, ROTATION_BATCH_WINDOW_SECONDS, rotation_rules
 from infra.scopes import member_role_scopes, workload_scopes
 
@@ -40,7 +45,14 @@ MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
 CENTRAL_BUS_NAME = "credfix-central"
 # From measured peak RSS (bench/, docs/performance.md: ingest 79 MB on a storm, triage 132,
 # act 109, verify 70) with headroom; ingest a little more, as Lambda CPU grows with memory.
-MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128, "rotation": 256}
+MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128, "sweep": 256, "rotation": 256}
+SWEEP_EVERY = Duration.minutes(5)
+SWEEP_TIMEOUT = Duration.seconds(300)  # a scan of the incidents table, a few messages
+# Fixed names: the key's grant to EventBridge is bound to these queues by ARN (_key_grants).
+EVENTS_QUEUE_NAME = "credfix-events"
+EVENTS_DLQ_NAME = "credfix-events-dlq"
+ROTATION_QUEUE_NAME = "credfix-rotation"
+ROTATION_DLQ_NAME = "credfix-rotation-dlq"
 
 
 def error_codes(config: CredfixConfig) -> tuple[str, ...]:
@@ -59,22 +71,14 @@ class HomeStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,  # the retained table stays readable
         )
-        # EventBridge writes to the events queue; CloudWatch alarms publish to the ops topic.
-        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    principals=[iam.ServicePrincipal(service)],
-                    resources=["*"],  # in a key policy, "*" means this key
-                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-                )
-            )
+        self._key_grants()
 
-        self.events_dlq = self._queue("EventsDlq", retention=Duration.days(14))
+        self.events_dlq = self._queue("EventsDlq", retention=Duration.days(14), name=EVENTS_DLQ_NAME)
         self.events_queue = self._queue(
             "EventsQueue",
             visibility_timeout=Duration.seconds(INGEST_TIMEOUT.to_seconds() * 6),
             dlq=self.events_dlq,
+            name=EVENTS_QUEUE_NAME,
         )
         self.work_dlq = self._queue("WorkDlq", retention=Duration.days(14))
         self.work_queue = self._queue("WorkQueue", visibility_timeout=self._visibility(), dlq=self.work_dlq)
@@ -93,9 +97,12 @@ class HomeStack(Stack):
             "VerifyQueue", visibility_timeout=self._visibility(), dlq=self.verify_dlq
         )
         # The rotation watch (infra/rotation.py): Secrets Manager events of rotations.
-        self.rotation_dlq = self._queue("RotationDlq", retention=Duration.days(14))
+        self.rotation_dlq = self._queue("RotationDlq", retention=Duration.days(14), name=ROTATION_DLQ_NAME)
         self.rotation_queue = self._queue(
-            "RotationQueue", visibility_timeout=self._visibility(), dlq=self.rotation_dlq
+            "RotationQueue",
+            visibility_timeout=self._visibility(),
+            dlq=self.rotation_dlq,
+            name=ROTATION_QUEUE_NAME,
         )
 
         self.table = dynamodb.TableV2(
@@ -135,17 +142,19 @@ class HomeStack(Stack):
             description="credfix: CloudTrail records of AWS calls rejected for their credentials",
         )
         self.rule.add_target(
-            targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
+            SourceBoundQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
         for rule in rotation_rules(self, "RotationWatch"):
             rule.add_target(
-                targets.SqsQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+                SourceBoundQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
             )
         self.central_bus: events.EventBus | None = None
         if config.org.enabled:
             self._central_bus()
         if config.create_trail:
             self._trail()
+        if config.ssm_command:
+            command_document(self, config.ssm_command)
 
         self.functions = CredfixFunctions(
             self, "Functions", key=self.key, layer_arn=config.powertools_layer_arn
@@ -171,6 +180,8 @@ class HomeStack(Stack):
             batch_size=ROTATION_BATCH_SIZE,
             batching_window=Duration.seconds(ROTATION_BATCH_WINDOW_SECONDS),
         )
+        self.sweep = self._sweep()
+        self._guard_own_functions()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -180,8 +191,10 @@ class HomeStack(Stack):
                 "triage": self.triage,
                 "act": self.act,
                 "verify": self.verify,
+                "sweep": self.sweep,
                 "rotation": self.rotation,
             },
+            stuck_after=Duration.minutes(config.stuck_alarm_minutes),
             dead_letter_queues={
                 "events": self.events_dlq,
                 "work": self.work_dlq,
@@ -217,6 +230,7 @@ class HomeStack(Stack):
             "CREDFIX_REOPEN_AFTER_SECONDS": str(c.reopen_after_minutes * 60),
             "CREDFIX_INCLUDE_EXPIRED_TOKEN": str(c.include_expired_token).lower(),
             "CREDFIX_WATCH_PREFIXES": ",".join(c.watch_prefixes),
+            "CREDFIX_WATCH_UNTAGGED": str(c.watch_untagged).lower(),
             "CREDFIX_RUNNER_TAGS": ",".join(c.runner_tags),
             "CREDFIX_SCAN_LIMIT": str(c.scan_limit),
             "CREDFIX_MODE": c.mode,
@@ -229,31 +243,105 @@ class HomeStack(Stack):
             "CREDFIX_MAX_NEW_INCIDENTS": str(c.max_new_incidents),
             "CREDFIX_BREAKER_FAILURES": str(c.breaker_failures),
             "CREDFIX_RESTART_ON_KEY_LIFECYCLE": str(c.restart_on_key_lifecycle).lower(),
-            "CREDFIX_SSM_COMMAND": c.ssm_command,
+            "CREDFIX_SSM_DOCUMENT": SSM_DOCUMENT_NAME if c.ssm_command else "",
             "CREDFIX_DRAIN_SECONDS": str(c.drain_minutes * 60),
+            "CREDFIX_REANNOUNCE_AFTER_SECONDS": str(c.reannounce_after_minutes * 60),
+            "CREDFIX_MAX_REANNOUNCEMENTS": str(c.max_reannouncements),
             "CREDFIX_MEMBER_READ_ROLE_NAME": c.org.member_read_role_name if c.org.enabled else "",
             "CREDFIX_MEMBER_ACT_ROLE_NAME": c.org.member_act_role_name if c.org.enabled else "",
             "CREDFIX_MEMBER_ROTATION_ROLE_NAME": c.org.member_rotation_role_name if c.org.enabled else "",
         }
 
+    def home_resources(self) -> dict[str, str]:
+        """This stack's resources by the kind the code names them (`${credfix:KIND}` in
+        `credfix permissions`)."""
+        return {
+            "incidents-table": self.table.table_arn,
+            "events-dlq": self.events_dlq.queue_arn,
+            "work-queue": self.work_queue.queue_arn,
+            "bulk-queue": self.bulk_queue.queue_arn,
+            "act-queue": self.act_queue.queue_arn,
+            "act-bulk-queue": self.act_bulk_queue.queue_arn,
+            "verify-queue": self.verify_queue.queue_arn,
+            "rotation-dlq": self.rotation_dlq.queue_arn,
+            "alerts-topic": self.alerts_topic.topic_arn,
+            "alerts-topic-key": self.key.key_arn,
+            "kill-switch-parameter": self.kill_switch.parameter_arn,
+        }
+
     def scopes(self) -> dict[str, list[Scope]]:
         """Resource kinds named by the code's `@needs` declarations -> IAM scopes."""
-        queue = lambda q: [Scope([q.queue_arn])]  # noqa: E731
         return {
-            "incidents-table": [Scope([self.table.table_arn])],
-            "events-dlq": queue(self.events_dlq),
-            "work-queue": queue(self.work_queue),
-            "bulk-queue": queue(self.bulk_queue),
-            "act-queue": queue(self.act_queue),
-            "act-bulk-queue": queue(self.act_bulk_queue),
-            "verify-queue": queue(self.verify_queue),
-            "rotation-dlq": queue(self.rotation_dlq),
-            "alerts-topic": [Scope([self.alerts_topic.topic_arn])],
-            "alerts-topic-key": [Scope([self.key.key_arn])],
-            "kill-switch-parameter": [Scope([self.kill_switch.parameter_arn])],
+            **home_scopes(self.home_resources()),
             "member-roles": member_role_scopes(self.config),
             **workload_scopes(self.config),
         }
+
+    def _key_grants(self) -> None:
+        """The service principals that use credfix's key, each bound to what it serves.
+
+        EventBridge delivers to the events queue and the rotation queue (and their dead-letter
+        queues). A key policy
+        cannot bind EventBridge's deliveries with aws:SourceArn/aws:SourceAccount (AWS says
+        these are not supported for EventBridge to an encrypted target, and delivery then
+        fails); SQS puts the queue's ARN in the encryption context of every data key it asks
+        for on a sender's behalf, so the grant is bound to credfix's two queues by that. The
+        queues have fixed names for it: an ARN read from the queues would make the key depend
+        on the queues that depend on it. CloudWatch alarms publish to the operations topic:
+        bound to alarms of this account."""
+        own_queues = [
+            f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:{Aws.ACCOUNT_ID}:{name}"
+            for name in (EVENTS_QUEUE_NAME, EVENTS_DLQ_NAME, ROTATION_QUEUE_NAME, ROTATION_DLQ_NAME)
+        ]
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeDeliversToTheEventsQueue",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": own_queues}},
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToTheOperationsTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+
+    def _sweep(self) -> lambda_.Function:
+        """Every SWEEP_EVERY: incidents open without a verdict past the bound are announced to
+        triage again, and the age of the oldest open incident is a metric (the alarm's)."""
+        fn = self.functions.function(
+            "sweep",
+            scopes=self.scopes(),
+            environment=self.lambda_environment(),
+            timeout=SWEEP_TIMEOUT,
+            memory_size=MEMORY_MB["sweep"],
+            # No reserved concurrency: two overlapping runs announce each incident once anyway
+            # (the claim is conditional), and reservations eat into the account's pool.
+        )
+        schedule = events.Rule(
+            self,
+            "Sweep",
+            description="credfix: announce again the incidents left open without a verdict",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+        )
+        schedule.add_target(targets.LambdaFunction(fn, retry_attempts=0))  # the next run retries
+        return fn
+
+    def _guard_own_functions(self) -> None:
+        """The act role may never touch credfix's own functions (they also carry
+        credfix:remediate=false, which its tag conditions exclude), nor attach a layer to any.
+        A policy of its own: the functions' ARNs in the act role's main policy would make the
+        act function depend on itself."""
+        own = [fn.function_arn for fn in self.functions.made.values()]
+        act_role = self.act.role
+        assert act_role is not None
+        iam.Policy(self, "ActGuard", roles=[act_role], statements=deny_statements("act", own))
 
     def _ingest(self) -> lambda_.Function:
         fn = self.functions.function(
@@ -315,10 +403,12 @@ class HomeStack(Stack):
         retention: Duration | None = None,
         visibility_timeout: Duration | None = None,
         dlq: sqs.IQueue | None = None,
+        name: str | None = None,
     ) -> sqs.Queue:
         return sqs.Queue(
             self,
             construct_id,
+            queue_name=name,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.key,
             enforce_ssl=True,
@@ -364,11 +454,11 @@ class HomeStack(Stack):
             state="ENABLED",
         )
         rule.add_target(
-            targets.SqsQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
+            SourceBoundQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
         for rotation_rule in rotation_rules(self, "OrganisationRotationWatch", event_bus=bus):
             rotation_rule.add_target(
-                targets.SqsQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+                SourceBoundQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
             )
         self.central_bus = bus
         CfnOutput(self, "CentralBusArn", value=bus.event_bus_arn)

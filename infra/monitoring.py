@@ -44,17 +44,18 @@ class Monitoring(Construct):
         topic: sns.ITopic,
         functions: dict[str, lambda_.Function],
         dead_letter_queues: dict[str, sqs.Queue],
+        stuck_after: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
         action = cw_actions.SnsAction(topic)
         self.alarms: list[cw.Alarm] = []
 
-        def alarm(construct_id: str, m: cw.IMetric, description: str) -> None:
+        def alarm(construct_id: str, m: cw.IMetric, description: str, threshold: float = 1) -> None:
             a = cw.Alarm(
                 self,
                 construct_id,
                 metric=m,
-                threshold=1,
+                threshold=threshold,
                 evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -81,6 +82,15 @@ class Monitoring(Construct):
         )
         alarm(
             "CircuitBreakerOpen", metric("act", "BreakerOpen"), "credfix: enforcement stopped after failures"
+        )
+        # The sweep measures the oldest incident still open without a verdict, every run.
+        oldest_open = metric("sweep", "OldestOpenIncidentAgeSeconds", "Maximum")
+        alarm(
+            "IncidentStuckOpen",
+            oldest_open,
+            f"credfix: an incident has been open without a verdict for over {stuck_after.to_minutes()} min "
+            "(announced again by the sweep and still not triaged: see the work DLQ, `credfix redrive`)",
+            threshold=stuck_after.to_seconds(),
         )
 
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name="credfix")
@@ -109,6 +119,12 @@ class Monitoring(Construct):
                 title="Verification outcomes",
                 left=[metric("verify", "VerificationVerified"), metric("verify", "VerificationEscalated")],
                 width=8,
+            ),
+            cw.GraphWidget(title="Oldest incident open without a verdict (s)", left=[oldest_open], width=12),
+            cw.GraphWidget(
+                title="Incidents announced again by the sweep",
+                left=[metric("sweep", "IncidentsReannounced")],
+                width=12,
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )

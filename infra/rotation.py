@@ -67,7 +67,8 @@ def rotation_rules(
         rules.append(
             events.Rule(
                 group,
-                rule_id,
+                # Unique across groups: the queue policy's statement ids are made from it.
+                f"{construct_id}{rule_id}",
                 description=ROTATION_RULE_DESCRIPTION,
                 event_bus=event_bus,
                 event_pattern=events.EventPattern(

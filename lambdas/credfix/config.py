@@ -50,6 +50,8 @@ class Settings(BaseModel):
     # Triage and location.
     watch_tag: str = Field("credfix:watch", alias="CREDFIX_WATCH_TAG")  # value must be "true"
     watch_prefixes: tuple[str, ...] = Field((), alias="CREDFIX_WATCH_PREFIXES")
+    # Secrets under watch_prefixes are watched without the watch tag only when this is true.
+    watch_untagged: bool = Field(False, alias="CREDFIX_WATCH_UNTAGGED")
     runner_tags: tuple[str, ...] = Field(DEFAULT_RUNNER_TAGS, alias="CREDFIX_RUNNER_TAGS")  # KEY or KEY=VALUE
     scan_limit: int = Field(200, ge=1, alias="CREDFIX_SCAN_LIMIT")  # items per account-wide scan
 
@@ -63,11 +65,16 @@ class Settings(BaseModel):
     block_seconds: int = Field(7 * 86400, ge=60, alias="CREDFIX_BLOCK_SECONDS")  # escalation blocks expire
     breaker_failures: int = Field(3, ge=1, alias="CREDFIX_BREAKER_FAILURES")
     restart_on_key_lifecycle: bool = Field(False, alias="CREDFIX_RESTART_ON_KEY_LIFECYCLE")
-    ssm_command: str = Field("", alias="CREDFIX_SSM_COMMAND")
+    # credfix's command document, created by the stack when ssm_command is configured (else empty).
+    ssm_document: str = Field("", alias="CREDFIX_SSM_DOCUMENT")
     # Organisation mode: roles in member accounts (empty = single account).
     member_read_role_name: str = Field("", alias="CREDFIX_MEMBER_READ_ROLE_NAME")
     member_act_role_name: str = Field("", alias="CREDFIX_MEMBER_ACT_ROLE_NAME")
     member_rotation_role_name: str = Field("", alias="CREDFIX_MEMBER_ROTATION_ROLE_NAME")
+
+    # The sweep: incidents open without a verdict past this are announced to triage again.
+    reannounce_after_seconds: int = Field(1800, ge=60, alias="CREDFIX_REANNOUNCE_AFTER_SECONDS")
+    max_reannouncements: int = Field(3, ge=0, alias="CREDFIX_MAX_REANNOUNCEMENTS")
 
     # Verification.
     drain_seconds: int = Field(900, ge=0, le=900, alias="CREDFIX_DRAIN_SECONDS")  # SQS delay max 15 min
@@ -78,6 +85,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(p.strip() for p in value.split(",") if p.strip())
         return value
+
+    @property
+    def untagged_watch_prefixes(self) -> tuple[str, ...]:
+        """Name prefixes whose secrets are watched without the tag (only with watch_untagged)."""
+        return self.watch_prefixes if self.watch_untagged else ()
 
     @property
     def reopen_after(self) -> timedelta:

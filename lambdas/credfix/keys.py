@@ -14,6 +14,7 @@ from typing import Literal
 # Real access key IDs are 20 characters; IAM's API allows 16-128 of [A-Z0-9].
 _KEY_ID = re.compile(r"^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}$")
 _KEY_ID_IN_TEXT = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_KEY_ID_SHAPE = re.compile(r"^(?:AKIA|ASIA)[A-Z0-9]{16}$")
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 KeyKind = Literal["long-term", "temporary"]
@@ -21,6 +22,13 @@ KeyKind = Literal["long-term", "temporary"]
 
 def is_access_key_id(value: str) -> bool:
     return bool(_KEY_ID.match(value))
+
+
+def has_key_id_shape(value: str) -> bool:
+    """Exactly an access key ID as AWS issues them (AKIA/ASIA and 16 more): the only values
+    credfix keeps from places that may hold anything (a task definition's AWS_ACCESS_KEY_ID
+    where someone pasted the secret key instead)."""
+    return bool(_KEY_ID_SHAPE.match(value))
 
 
 def key_kind(access_key_id: str) -> KeyKind:

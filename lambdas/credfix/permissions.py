@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-Role = Literal["ingest", "triage", "act", "verify", "cli", "rotation"]
+Role = Literal["ingest", "triage", "act", "verify", "sweep", "cli", "rotation"]
 F = TypeVar("F", bound=Callable[..., object])
 
 

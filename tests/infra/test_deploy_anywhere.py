@@ -35,6 +35,15 @@ CFN_LINT_IGNORED = ["W3005"]
         ({"org": {"enabled": True}}, "org.enabled needs org.organization_id"),
         ({"org": {"enabled": True, "organization_id": "o-abcd123456"}}, "org mode needs `account`"),
         ({"kill_switch_parameter": "no-slash"}, "kill_switch_parameter must be an SSM parameter path"),
+        ({"ssm_command": "echo {{ secret }}"}, "ssm_command must not contain {{ }}"),
+        (
+            {"reannounce_after_minutes": 60, "stuck_alarm_minutes": 60},
+            "stuck_alarm_minutes must be longer than reannounce_after_minutes",
+        ),
+        (
+            {"reannounce_after_minutes": 1},
+            "reannounce_after_minutes: Input should be greater than or equal to 5",
+        ),
     ],
 )
 def test_bad_context_fails_with_a_clear_message(context: dict[str, Any], message: str) -> None:

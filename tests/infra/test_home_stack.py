@@ -13,7 +13,7 @@ from credfix.models.cloudtrail import CREDENTIAL_ERRORS
 from credfix.registry import policy_for
 from infra.app import build_app
 from infra.detection import ALL_MANAGEMENT_EVENTS
-from infra.rotation import rotation_patterns
+from infra.rotation import ROTATION_RULE_DESCRIPTION, rotation_patterns
 from tests.infra.conftest import resources
 
 pytestmark = pytest.mark.infra
@@ -65,7 +65,8 @@ def role_actions(template: dict[str, Any], role: str) -> set[str]:
 
 def test_detection_rule_pattern_and_state(home_template: assertions.Template) -> None:
     rules = resources(home_template, "AWS::Events::Rule")
-    assert len(rules) == 1 + len(rotation_patterns())  # failures; the rotation watch
+    # the detection rule, the sweep's schedule, the rotation watch's rules
+    assert len(rules) == 2 + len(rotation_patterns())
     (props,) = [
         r["Properties"] for r in rules.values() if r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
     ]
@@ -85,7 +86,7 @@ def test_rotation_rules_route_secrets_manager_events_to_the_rotation_queue(
     rules = [
         r["Properties"]
         for r in resources(home_template, "AWS::Events::Rule").values()
-        if r["Properties"].get("State") != ALL_MANAGEMENT_EVENTS
+        if r["Properties"].get("Description") == ROTATION_RULE_DESCRIPTION
     ]
     assert sorted(json_of(r["EventPattern"]) for r in rules) == sorted(
         json_of(p) for p in rotation_patterns().values()
@@ -191,21 +192,28 @@ def test_incidents_table_settings(home_template: assertions.Template) -> None:
 
 def test_lambda_runtime_is_the_newest_python(home_template: assertions.Template) -> None:
     fns = resources(home_template, "AWS::Lambda::Function")
-    assert len(fns) == 5
+    assert len(fns) == 6
     assert {f["Properties"]["Runtime"] for f in fns.values()} == {"python3.14"}
     assert {f["Properties"]["Architectures"][0] for f in fns.values()} == {"arm64"}
     assert {f["Properties"]["Handler"] for f in fns.values()} == {
-        f"credfix.handlers.{r}.handler" for r in ("ingest", "triage", "act", "verify", "rotation")
+        f"credfix.handlers.{r}.handler" for r in ("ingest", "triage", "act", "verify", "sweep", "rotation")
     }
+    # credfix's own functions opt out of remediation
+    for fn in fns.values():
+        assert {"Key": "credfix:remediate", "Value": "false"} in fn["Properties"]["Tags"]
 
 
-@pytest.mark.parametrize("role", ["ingest", "triage", "act", "verify", "rotation"])
+@pytest.mark.parametrize("role", ["ingest", "triage", "act", "verify", "sweep", "rotation"])
 def test_each_policy_is_exactly_what_the_code_declares(
     single_account_templates: dict[str, Any], role: str
 ) -> None:
     granted = role_actions(single_account_templates["credfix-home"], role)
-    declared = {a for kind, actions in policy_for(role).items() if kind != "member-roles" for a in actions}
-    assert granted == declared | RUNTIME_ACTIONS
+    # Kinds this configuration deploys without a permission (no ssm_command: no SSM command).
+    unused = {"member-roles", "ssm-command-document", "ssm-command-instances"}
+    declared = {a for kind, actions in policy_for(role).items() if kind not in unused for a in actions}
+    # The sweep runs on a schedule: no event source mapping polls a queue with its role.
+    runtime = {a for a in RUNTIME_ACTIONS if role != "sweep" or not a.startswith("sqs:")}
+    assert granted == declared | runtime
     assert not any(a.startswith(IAM_WRITES) for a in granted)
     assert not any("*" in a for a in granted)
     assert "sts:AssumeRole" not in granted  # single account: nothing to assume
@@ -220,7 +228,7 @@ def test_only_act_may_change_workloads(single_account_templates: dict[str, Any])
         "ssm:SendCommand",
         "secretsmanager:RotateSecret",
     )
-    for role in ("ingest", "triage", "verify", "rotation"):
+    for role in ("ingest", "triage", "verify", "sweep", "rotation"):
         assert not role_actions(single_account_templates["credfix-home"], role) & set(writes), role
 
 
@@ -271,7 +279,12 @@ def test_alarms_and_dashboard(home_template: assertions.Template) -> None:
         "VerificationEscalated",
         "BreakerOpen",
     } <= names
-    assert len(alarms) == 7 + 5 * 2 + 2  # DLQs, errors+throttles per function, escalations, breaker
+    # DLQs, errors+throttles per function, escalations, breaker, an incident stuck open
+    assert len(alarms) == 7 + 6 * 2 + 2 + 1
+    (stuck,) = [
+        a for a in alarms.values() if a["Properties"].get("MetricName") == "OldestOpenIncidentAgeSeconds"
+    ]
+    assert stuck["Properties"]["Threshold"] == 120 * 60 and stuck["Properties"]["Statistic"] == "Maximum"
     assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
     dashboards = resources(home_template, "AWS::CloudWatch::Dashboard")
     assert len(dashboards) == 1

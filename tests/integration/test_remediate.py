@@ -26,6 +26,7 @@ from credfix.core.remediate import remediate
 from credfix.models.cloudtrail import parse_failure
 from credfix.models.guardrails import Cap
 from credfix.models.incident import ConfiguredCredential, Incident, SourceAttribution, Workload
+from harness import account as build
 from harness.account import attributed
 from harness.moto import ACCOUNT, REGION, LocalAws
 from harness.records import cloudtrail_event
@@ -453,20 +454,39 @@ def test_opt_out_on_the_auto_scaling_group_keeps_the_runner(table: DynamoGuardra
     assert [i["InstanceId"] for i in group["Instances"]] == [old]
 
 
-def test_standalone_instance_gets_the_configured_command_or_a_notice(table: DynamoGuardrailStore) -> None:
-    ec2 = session().client("ec2")
-    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    box = Workload(type="ec2-instance", id=instance, confidence="high", region=REGION)
+def test_standalone_instance_gets_credfix_command_only_when_configured_and_opted_in(
+    table: DynamoGuardrailStore,
+) -> None:
+    ec2, ssm = session().client("ec2"), session().client("ssm")
 
-    without = remediate(incident([box], incident_id="inc-a"), factory(), ENFORCE, table)
+    def standalone(tags: dict[str, str]) -> Workload:
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        started = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, **({"TagSpecifications": spec} if tags else {})
+        )
+        return Workload(
+            type="ec2-instance", id=started["Instances"][0]["InstanceId"], confidence="high", region=REGION
+        )
+
+    opted_in = standalone({"credfix:ssm-command": "true"})
+    without = remediate(incident([opted_in], incident_id="inc-a"), factory(), ENFORCE, table)
     assert [a.status for a in without] == ["skipped"]
-    assert "no command configured" in without[0].reason
+    assert "no SSM command configured" in without[0].reason
 
-    settings = Settings(CREDFIX_MODE="enforce", CREDFIX_SSM_COMMAND="systemctl restart app")
-    with_command = remediate(incident([box], incident_id="inc-b"), factory(), settings, table)
+    document = build.command_document("systemctl restart app")
+    settings = Settings(CREDFIX_MODE="enforce", CREDFIX_SSM_DOCUMENT=document)
+    not_opted_in = standalone({})
+    skipped = remediate(incident([not_opted_in], incident_id="inc-b"), factory(), settings, table)
+    assert [a.status for a in skipped] == ["skipped"]
+    assert "not opted in" in skipped[0].reason and "credfix:ssm-command=true" in skipped[0].reason
+    assert ssm.list_commands(InstanceId=not_opted_in.id)["Commands"] == []
+
+    with_command = remediate(incident([opted_in], incident_id="inc-c"), factory(), settings, table)
     assert [(a.type, a.status) for a in with_command] == [("ec2-ssm-command", "executed")]
-    commands = session().client("ssm").list_commands(InstanceId=instance)["Commands"]
-    assert [c["Parameters"]["commands"] for c in commands] == [["systemctl restart app"]]
+    (command,) = ssm.list_commands(InstanceId=opted_in.id)["Commands"]
+    assert command["DocumentName"] == document == "credfix-reload-credentials"
+    assert command["Parameters"] == {}  # the command is in the document, not in the call
+    assert command["Comment"].startswith("credfix inc-c ")
 
 
 # --- verdicts a restart cannot fix --------------------------------------------------------

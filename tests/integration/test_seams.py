@@ -291,28 +291,34 @@ def test_opt_out_tag_on_a_runner_located_by_its_address_is_honoured(
     assert group_members() == [instance["InstanceId"]]
 
 
-def test_standalone_instance_gets_the_configured_command(
+def test_standalone_instance_gets_credfix_command_document(
     pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """key-deactivated, restarts on key lifecycle configured, CREDFIX_SSM_COMMAND set."""
+    """key-deactivated, restarts on key lifecycle configured, an SSM command configured (the
+    stack's document) and the instance opted in with the tag credfix:ssm-command=true."""
     (key,) = user_keys("box-bot")
     deactivate("box-bot", key)
     net = build.network()
     (instance,) = boto3.client("ec2").run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=net.subnet
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=net.subnet,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "credfix:ssm-command", "Value": "true"}]}
+        ],
     )["Instances"]
     records = failures(key, instance["PrivateIpAddress"], build.sts_endpoint(net), RUNNER_UA)
+    document = build.command_document("systemctl restart app")
 
-    out = run_credfix(
-        pipeline, monkeypatch, records, CREDFIX_SSM_COMMAND="systemctl restart app", **LIFECYCLE_RESTARTS
-    )
+    out = run_credfix(pipeline, monkeypatch, records, CREDFIX_SSM_DOCUMENT=document, **LIFECYCLE_RESTARTS)
 
     arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance['InstanceId']}"
     assert_acted(out, "key-deactivated", ("ec2-ssm-command", arn))
     (command,) = boto3.client("ssm").list_commands(InstanceId=instance["InstanceId"])["Commands"]
     assert command["InstanceIds"] == [instance["InstanceId"]]
-    assert command["Parameters"]["commands"] == ["systemctl restart app"]
-    assert command["DocumentName"] == "AWS-RunShellScript"
+    assert command["DocumentName"] == "credfix-reload-credentials" and command["Parameters"] == {}
+    assert command["Comment"].startswith(f"credfix {out.incident.incident_id} ")
 
 
 # --- Secrets Manager ----------------------------------------------------------------------

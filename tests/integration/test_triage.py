@@ -384,7 +384,12 @@ def test_watch_prefixes_and_the_exact_tag_choose_the_secrets(account: Account) -
     by_tag_only = run_triage(incident)
     assert by_tag_only.incident.verdict == "key-deactivated"  # neither secret is watched
 
-    with_prefix = run_triage(incident, settings=Settings(CREDFIX_WATCH_PREFIXES="ci/"))
+    # A prefix alone does not make an untagged secret watched: the operator must say so.
+    prefix_only = run_triage(incident, settings=Settings(CREDFIX_WATCH_PREFIXES="ci/"))
+    assert prefix_only.incident.verdict == "key-deactivated" and prefix_only.secret_arns == []
+
+    untagged_allowed = Settings(CREDFIX_WATCH_PREFIXES="ci/", CREDFIX_WATCH_UNTAGGED="true")
+    with_prefix = run_triage(incident, settings=untagged_allowed)
     assert with_prefix.incident.verdict == "stale-consumer"
     assert with_prefix.secret_arns == [untagged]
 

@@ -89,7 +89,7 @@ def test_each_workload_type_gets_its_restart() -> None:
         (NOTIFY, "i-0pet", False),
         (NOTIFY, "deploy", False),
     ]
-    with_command = plan(incident(workloads[4:5]), Settings(CREDFIX_SSM_COMMAND="systemctl restart app"))
+    with_command = plan(incident(workloads[4:5]), Settings(CREDFIX_SSM_DOCUMENT="credfix-reload-credentials"))
     assert [(p.type, p.actionable) for p in with_command] == [("ec2-ssm-command", True)]
 
 
@@ -202,9 +202,9 @@ def test_act_policy_has_no_iam_write_and_no_wildcard_action() -> None:
 
 
 def test_write_actions_are_scoped_to_a_resource_kind() -> None:
-    """Only APIs without resource-level permissions (tag reads) may be on '*'."""
+    """Only APIs without resource-level permissions (tag reads, the SSM command lookup) may be on '*'."""
     unscoped = set(policy_for("act").get("*", []))
-    assert unscoped <= {"ec2:DescribeTags", "autoscaling:DescribeTags"}
+    assert unscoped <= {"ec2:DescribeTags", "autoscaling:DescribeTags", "ssm:ListCommands"}
 
 
 # --- record merge ---------------------------------------------------------------------------

@@ -7,17 +7,20 @@ import json
 from datetime import UTC, datetime
 
 from credfix.core.alerts.storm import storm_message, storm_subject, storm_text
-from credfix.models.storm import StormSummary
+from credfix.models.storm import StormRecord, StormSummary
 
 SUMMARY = StormSummary(
-    window=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
-    window_end=datetime(2026, 11, 30, 12, 15, tzinfo=UTC),
-    records=100_000,
-    keys=99_900,
-    sources={"203.0.113.7": 60_000, "203.0.113.8": 40_000, "x\n" * 300: 1},
-    first_seen="2026-11-30T12:00:01Z",
-    last_seen="2026-11-30T12:00:59Z",
-    sample=["AKIAY34FZKBOSTRM0001", "AKIAY34FZKBOSTRM0002"],
+    StormRecord(
+        window=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+        window_end=datetime(2026, 11, 30, 12, 15, tzinfo=UTC),
+        records=100_000,
+        keys=99_900,
+        sources={"203.0.113.7": 60_000, "203.0.113.8": 40_000, "x\n" * 300: 1},
+        first_seen="2026-11-30T12:00:01Z",
+        last_seen="2026-11-30T12:00:59Z",
+        sample=["AKIAY34FZKBOSTRM0001", "AKIAY34FZKBOSTRM0002"],
+        alerted=False,
+    ),
     per_source=20,
     overall=200,
 )

@@ -16,11 +16,31 @@ PACKAGE = "credfix"
 
 # Lowest floor first. A module may import its own floor and the floors below it.
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("models", ("credfix.models", "credfix.keys", "credfix.arns", "credfix.timefmt", "credfix.permissions")),
+    (
+        "models",
+        (
+            "credfix.models",
+            "credfix.keys",
+            "credfix.arns",
+            "credfix.timefmt",
+            "credfix.permissions",
+            "credfix.errortext",
+        ),
+    ),
     ("config", ("credfix.config",)),
     ("adapters", ("credfix.adapters",)),
     ("core", ("credfix.core", "credfix.preflight")),
-    ("top", ("credfix.handlers", "credfix.cli", "credfix.metrics", "credfix.registry", "credfix.__main__")),
+    (
+        "top",
+        (
+            "credfix.handlers",
+            "credfix.cli",
+            "credfix.metrics",
+            "credfix.registry",
+            "credfix.scopes",
+            "credfix.__main__",
+        ),
+    ),
 )
 
 

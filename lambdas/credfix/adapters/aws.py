@@ -3,6 +3,7 @@ timeout (standard retry mode with backoff and jitter; bounded connect/read timeo
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from functools import cache
@@ -22,6 +23,38 @@ RETRIES = Config(
     read_timeout=5,
     tcp_keepalive=True,
 )
+
+
+class _NoBodiesInDebugLogs(logging.Filter):
+    """botocore logs every request's parameters and every response body at DEBUG: a secret's
+    value (GetSecretValue), a function's environment (Get/UpdateFunctionConfiguration), an
+    error message that echoes them. Those records keep their first words, not the body, so
+    turning on debug logging cannot put a secret value in the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            return True
+        text = str(record.msg)
+        if text.startswith("Making request for"):
+            operation = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "Making request for %s (parameters not logged)", (operation,)
+        elif text.startswith("Response body"):
+            record.msg, record.args = "Response body not logged (it may hold secret values)", ()
+        return True
+
+
+_BODY_FILTER = _NoBodiesInDebugLogs()
+
+
+def keep_bodies_out_of_debug_logs() -> None:
+    """Install the filter on the two botocore loggers that print bodies (idempotent)."""
+    for name in ("botocore.endpoint", "botocore.parsers"):
+        logger = logging.getLogger(name)
+        if _BODY_FILTER not in logger.filters:
+            logger.addFilter(_BODY_FILTER)
+
+
+keep_bodies_out_of_debug_logs()
 
 # What the core takes instead of importing boto3: service name (and optional region) -> client.
 ClientFactory = Callable[..., Any]

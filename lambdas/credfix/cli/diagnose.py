@@ -26,6 +26,7 @@ from credfix.adapters.cli_clients import environment_clients
 from credfix.config import Settings, from_environ
 from credfix.core.aggregate import aggregate
 from credfix.core.triage import TriageFailed, incident_from_delta, triage
+from credfix.errortext import error_text
 from credfix.keys import redact
 from credfix.models.cloudtrail import DETAIL_TYPE, Rejected, parse_failure
 from credfix.models.incident import REPORT_SCHEMA, Incident
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client_for = environment_clients()
     except BotoCoreError as exc:
-        return fail(1, f"AWS configuration: {exc}")
+        return fail(1, f"AWS configuration: {error_text(exc)}")
     try:
         incidents, rejected = diagnose_incidents(args.event, client_for, settings)
     except BadInput as exc:

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from credfix.adapters.aws import client
 from credfix.adapters.readers.cloudtrail import read_trails
 from credfix.core.doctor import check_trails
+from credfix.errortext import error_text
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         trails = read_trails(client("cloudtrail"))
     except (BotoCoreError, ClientError) as exc:
-        print(f"credfix doctor: cannot read CloudTrail trails: {exc}", file=sys.stderr)
+        print(f"credfix doctor: cannot read CloudTrail trails: {error_text(exc)}", file=sys.stderr)
         return 1
     report = check_trails(trails)
     if args.json:

@@ -1,10 +1,11 @@
-"""`credfix permissions`: the IAM policy a role needs, from the code's own `@needs`
-declarations (the same source the CDK stack builds its Lambda policies from).
+"""`credfix permissions`: the IAM policy of one or more credfix roles, exactly as the stack
+deploys it: the same statements, resources and conditions, built from the same `@needs`
+declarations and the same mapping of resource kinds to scopes (credfix.scopes).
 
-For people running the CLI: `--role cli` covers `diagnose`, `remediate` in observe mode,
-`doctor` and `preflight`; `remediate --mode enforce` also needs `--role act`. Resources are
-`*` here because resource kinds (e.g. watched secrets by tag) are mapped by the stack;
-narrow them to your account as the deployed policies do (see infra/scopes.py).
+Values the stack resolves at deploy time are placeholders: `${AWS::Partition}` and
+`${AWS::AccountId}` (CloudFormation's pseudo parameters), and `${credfix:KIND}` for the home
+stack's own resources (`${credfix:incidents-table}`: the table's ARN, `${credfix:function/act}`:
+the act function's ARN, ...; see the stack's resources or outputs).
 """
 
 from __future__ import annotations
@@ -14,29 +15,81 @@ import json
 from typing import Any, get_args
 
 from credfix.permissions import Role
-from credfix.registry import policy_for
+from credfix.scopes import (
+    Deployment,
+    denies,
+    own_function_placeholders,
+    placeholder_home_scopes,
+    statements,
+    workload_scopes,
+)
+
+ROLES: dict[str, str] = {
+    "cli": "the CLI verbs: diagnose, remediate in observe mode, doctor, preflight, redrive, "
+    "rotation-check, sweep in observe mode",
+    "act": "the only role that changes workloads: add it for `remediate --mode enforce`",
+    "triage": "the triage Lambda: read-only lookups of keys, secrets and workloads",
+    "ingest": "the ingest Lambda: the incidents table and the queues to triage",
+    "verify": "the verify Lambda: the incidents table and the alerts topic",
+    "sweep": "the sweep Lambda: open incidents in the table, the work queue",
+    "rotation": "the rotation Lambda: watched secrets, their consumers, the old key's use; the act queue",
+}
+assert set(ROLES) == set(get_args(Role)), "every role needs a line of --help"
+
+
+def _roles(text: str) -> list[Role]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in ROLES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown role(s) {unknown or text!r}; choose from {', '.join(ROLES)}"
+        )
+    return [n for n in ROLES if n in names]  # type: ignore[misc]
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("permissions", help="print the IAM policy a credfix role needs")
-    parser.add_argument("--role", choices=get_args(Role), default="cli", help="default: cli (the CLI verbs)")
+    roles = "\n".join(f"  {name:<8} {what}" for name, what in ROLES.items())
+    parser = subparsers.add_parser(
+        "permissions",
+        help="print the IAM policy credfix roles need, as the stack deploys it",
+        description="Print the IAM policy of one or more credfix roles: the statements the stack "
+        "deploys, with ${AWS::Partition}, ${AWS::AccountId} and ${credfix:KIND} placeholders "
+        "where the stack resolves a value at deploy time.\n\nroles:\n" + roles,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--role",
+        type=_roles,
+        default=["cli"],
+        metavar="ROLE[,ROLE...]",
+        help="one role or several, comma-separated, merged into one policy (default: cli)",
+    )
+    parser.add_argument(
+        "--ssm-command",
+        action="store_true",
+        help="as deployed with ssm_command configured (act may run credfix's command document)",
+    )
+    parser.add_argument(
+        "--watch-prefixes",
+        default="",
+        metavar="P1,P2",
+        help="as deployed with watch_prefixes and watch_untagged=true (secrets under these "
+        "prefixes readable without the tag)",
+    )
     parser.set_defaults(func=run)
 
 
-def policy_document(role: Role) -> dict[str, Any]:
-    statements = [
-        {
-            "Sid": "".join(part.title() for part in f"{role}-{kind}".replace("*", "any").split("-")),
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": "*",
-        }
-        for kind, actions in policy_for(role).items()
-        if kind != "member-roles"  # organisation mode only, and never for people
-    ]
-    return {"Version": "2012-10-17", "Statement": statements}
+def policy_document(roles: list[Role], deployment: Deployment | None = None) -> dict[str, Any]:
+    deployment = deployment or Deployment()
+    scopes = {**placeholder_home_scopes(), **workload_scopes(deployment)}
+    # Organisation mode's member roles are assumed by the Lambdas, never by people.
+    kinds = {kind for kind in scopes if kind != "member-roles"} | {"*"}
+    found = statements(roles, scopes, only=kinds) + denies(roles, own_function_placeholders())
+    return {"Version": "2012-10-17", "Statement": [s.document() for s in found]}
 
 
 def run(args: argparse.Namespace) -> int:
-    print(json.dumps(policy_document(args.role), indent=2))
+    prefixes = tuple(p.strip() for p in args.watch_prefixes.split(",") if p.strip())
+    deployment = Deployment(untagged_watch_prefixes=prefixes, ssm_command=args.ssm_command)
+    print(json.dumps(policy_document(args.role, deployment), indent=2))
     return 0

@@ -28,6 +28,7 @@ from credfix.cli.diagnose import BadInput, DiagnoseFailed, diagnose_incidents
 from credfix.config import from_environ
 from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, GuardrailStore, NullAlerter, remediate, timeline_for
+from credfix.errortext import error_text
 from credfix.models.incident import REPORT_SCHEMA
 
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client_for = environment_clients()
     except BotoCoreError as exc:
-        return fail(1, f"AWS configuration: {exc}")
+        return fail(1, f"AWS configuration: {error_text(exc)}")
     try:
         alerter = build_cli_alerter(args.topic_arn, client_for)
         incidents, rejected = diagnose_incidents(args.event, client_for, settings)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
         except (ClientError, BotoCoreError) as exc:  # guardrail state unreachable (e.g. --table)
-            return fail(1, f"guardrail state unavailable: {exc}")
+            return fail(1, f"guardrail state unavailable: {error_text(exc)}")
         acted = incident.model_copy(
             update={
                 "actions": actions,
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             alerter.incident_remediated(acted)
         except (ClientError, BotoCoreError) as exc:
-            print(f"credfix remediate: alert not published: {exc}", file=sys.stderr)
+            print(f"credfix remediate: alert not published: {error_text(exc)}", file=sys.stderr)
             failed = True
         documents.append(acted.document())
     report = {

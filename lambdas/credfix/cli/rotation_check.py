@@ -27,6 +27,7 @@ from credfix.arns import region_of
 from credfix.config import Settings, from_environ
 from credfix.core.rotation.check import DEFAULT_QUIET, Checked, check, gate
 from credfix.core.rotation.secret import NoRotation
+from credfix.errortext import error_text
 from credfix.keys import redact
 from credfix.models.iam import CallerIdentity
 from credfix.models.rotation import RotationReport
@@ -87,7 +88,7 @@ def run_check(args: argparse.Namespace, settings: Settings, client_for: ClientFa
             if secrets.exists(ref) is False:
                 raise CheckFailed(BAD_INPUT, f"no secret {ref!r} in {region}")
     except (ClientError, BotoCoreError) as exc:
-        raise CheckFailed(AWS_FAILED, f"AWS: {type(exc).__name__}: {str(exc)[:300]}") from None
+        raise CheckFailed(AWS_FAILED, f"AWS: {error_text(exc)}") from None
     if isinstance(checked, NoRotation):
         raise CheckFailed(BAD_INPUT if checked.outcome in BAD_OUTCOMES else AWS_FAILED, checked.why)
     return checked

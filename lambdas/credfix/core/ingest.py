@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from credfix.core.aggregate import Groups
 from credfix.core.storm import StormGate
+from credfix.errortext import error_text
 from credfix.keys import redact
 from credfix.models.cloudtrail import (
     CREDENTIAL_ERRORS,
@@ -34,13 +35,14 @@ from credfix.models.cloudtrail import (
 from credfix.models.observation import SIGNATURE_FIELDS, Failure, KeyDelta, Signature
 from credfix.models.pipeline import RecordResult, SetAside
 
+DESCRIBE_LIMIT = 150
+
 
 def describe(exc: Exception) -> str:
-    """An error for the report and the logs: its type and AWS error code only. Messages can
-    quote hostile input or values from the request (AWS echoes them), so they stay out."""
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return f"{type(exc).__name__}: {code}" if code else type(exc).__name__
+    """An error for the report and the logs, through the one redactor (credfix.errortext):
+    messages can quote hostile input or values from the request (AWS echoes them). Short:
+    the report's lines carry a key or a count before it."""
+    return error_text(exc, limit=DESCRIBE_LIMIT)
 
 
 def _announce(store: Store, notifier: Notifier, key: str, incident_id: str, lane: str = "priority") -> None:

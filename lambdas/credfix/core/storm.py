@@ -178,21 +178,7 @@ def summarise(
         return "no storm record"
     if record.alerted:
         return "already sent"
-    alerter.storm(
-        StormSummary(
-            window=record.window,
-            window_end=record.window_end,
-            records=record.records,
-            keys=record.keys,
-            sources=record.sources,
-            first_seen=record.first_seen,
-            last_seen=record.last_seen,
-            sample=record.sample,
-            per_source=limits.per_source,
-            overall=limits.overall,
-            folded=record.folded,
-        )
-    )
+    alerter.storm(StormSummary(record, limits.per_source, limits.overall))
     records.mark_alerted(window, now)
     return "sent"
 

@@ -28,6 +28,8 @@ from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.remediate import Alerter, NullAlerter, act_on_incident
 from credfix.core.remediate.guardrails import BREAKER_OPEN
 from credfix.core.storm import StormFolder, storm_limits
+from credfix.errortext import error_text
+from credfix.handlers.failures import redacted_failures
 from credfix.keys import redact
 from credfix.metrics import count_by
 
@@ -62,6 +64,7 @@ _storms = StormFolder(StormStore(client("dynamodb"), _cfg.table_name), storm_lim
 alerter = build_alerter(_cfg)
 
 
+@redacted_failures
 def record_handler(record: SQSRecord) -> None:
     message = IncidentTriaged.model_validate_json(record.body)
     try:
@@ -81,7 +84,7 @@ def record_handler(record: SQSRecord) -> None:
         )
     except IncidentSuperseded as exc:
         # Re-opened while we worked: the claims still stop a repeat; a retry cannot record it either.
-        logger.error("incident superseded before its actions were recorded", extra={"error": str(exc)})
+        logger.error("incident superseded before its actions were recorded", extra={"error": error_text(exc)})
         return
     for action in outcome.actions:
         metrics.add_metric(f"Actions{action.status.title()}", MetricUnit.Count, 1)

@@ -21,6 +21,7 @@ from credfix.adapters.stores.triage import TriageStore
 from credfix.arns import arn_parts
 from credfix.config import settings
 from credfix.core.triage import take_opened_incident
+from credfix.handlers.failures import redacted_failures
 from credfix.keys import redact
 from credfix.metrics import count_by
 from credfix.models.iam import CallerIdentity
@@ -55,6 +56,7 @@ def home_identity(context: LambdaContext | None) -> CallerIdentity | None:
     return None
 
 
+@redacted_failures
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
     message = IncidentOpened.model_validate_json(record.body)
     taken = take_opened_incident(

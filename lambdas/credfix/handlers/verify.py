@@ -22,6 +22,7 @@ from credfix.config import settings
 from credfix.core.alerts.alerter import TopicAlerter
 from credfix.core.storm import StormSummaryDue, storm_limits, summarise
 from credfix.core.verify import VerifyRequest, verify
+from credfix.handlers.failures import redacted_failures
 from credfix.keys import redact
 
 # Metric per outcome, no outcome dimension (namespace credfix, service=verify).
@@ -46,6 +47,7 @@ _messages: TypeAdapter[VerifyRequest | StormSummaryDue] = TypeAdapter(
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@redacted_failures
 def record_handler(record: SQSRecord) -> str:
     message = _messages.validate_json(record.body)
     if isinstance(message, StormSummaryDue):

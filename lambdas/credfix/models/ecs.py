@@ -17,7 +17,7 @@ class SecretRef:
 @dataclass(frozen=True)
 class StaticKey:
     container: str
-    access_key_id: str
+    access_key_id: str | None  # None: the value is not shaped like a key ID and was not kept
 
 
 @dataclass(frozen=True)

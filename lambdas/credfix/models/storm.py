@@ -60,23 +60,6 @@ class StormBatch:
 
 
 @dataclass(frozen=True)
-class StormSummary:
-    """What the window's summary alert says (credfix.core.alerts.storm renders it)."""
-
-    window: datetime
-    window_end: datetime | None
-    records: int
-    keys: int
-    sources: dict[str, int]
-    first_seen: str | None
-    last_seen: str | None
-    sample: list[str]
-    per_source: int
-    overall: int
-    folded: int = 0
-
-
-@dataclass(frozen=True)
 class StormRecord:
     """A window's storm record as stored."""
 
@@ -90,3 +73,13 @@ class StormRecord:
     sample: list[str]
     alerted: bool
     folded: int = 0  # incidents from these sources whose alerts the summary stands for
+
+
+@dataclass(frozen=True)
+class StormSummary:
+    """What the window's summary alert says (credfix.core.alerts.storm renders it): the record
+    and the caps it was kept under."""
+
+    record: StormRecord
+    per_source: int
+    overall: int

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from credfix.errortext import redact_message
 from credfix.keys import partition_of_arn
 from credfix.permissions import needs
 
@@ -90,7 +91,7 @@ def _client_failure(stage: Stage, exc: ClientError) -> StsFailure:
     return StsFailure(
         stage,
         str(error.get("Code") or "Unknown"),
-        str(error.get("Message") or "")[:300],
+        redact_message(error.get("Message") or ""),
         exc.operation_name,
         unreachable=False,
     )
@@ -98,4 +99,4 @@ def _client_failure(stage: Stage, exc: ClientError) -> StsFailure:
 
 def _transport_failure(stage: Stage, exc: Exception) -> StsFailure:
     unreachable = isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError)
-    return StsFailure(stage, type(exc).__name__, str(exc)[:300], None, unreachable=unreachable)
+    return StsFailure(stage, type(exc).__name__, redact_message(exc), None, unreachable=unreachable)

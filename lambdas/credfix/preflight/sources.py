@@ -30,6 +30,7 @@ from botocore import configloader
 from botocore.exceptions import BotoCoreError, ConfigNotFound, ProfileNotFound
 
 from credfix.arns import account_of
+from credfix.errortext import redact_message
 from credfix.keys import decode_account, is_access_key_id
 
 SourceKind = Literal["static", "role", "federated", "process", "legacy"]
@@ -276,7 +277,7 @@ def _failure_from(exc: Exception, audit: ChainAudit, method: str | None = None) 
         # botocore does not say which provider raised: the first present source in chain order
         # is the one it was loading.
         provider = next((s.method for s in audit.sources), None)
-    message = str(exc)
+    message = redact_message(exc)
     if isinstance(exc, ProfileNotFound):
         set_by = audit.profile_from or "the default profile"
         message = f"{message} (profile {audit.profile!r} named by {set_by})"

@@ -1,9 +1,11 @@
 """ECS reads for workload location: clusters, services, tasks and task definitions.
 
 Task definitions are reduced here to what location needs. Plain environment values are
-never kept, except the values of `AWS_ACCESS_KEY_ID` (a key ID is not a secret); for the
-other credential variables only the variable *name* is kept, so a secret access key in a
-task definition never leaves this module.
+never kept, except a value of `AWS_ACCESS_KEY_ID` that has the shape of an access key ID
+(`AKIA`/`ASIA` and 16 more: a key ID is not a secret); any other value there (a secret key
+pasted into the wrong variable) is dropped and only its presence recorded. For the other
+credential variables only the variable *name* is kept, so a secret access key in a task
+definition never leaves this module.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from credfix.adapters.readers.paging import capped, chunks
+from credfix.keys import has_key_id_shape
 from credfix.models.ecs import Deployment, SecretRef, Service, StaticKey, Task, TaskDefinition
 from credfix.models.paging import Page
 from credfix.permissions import needs
@@ -43,7 +46,8 @@ def _task_definition(raw: dict[str, Any]) -> TaskDefinition:
                 continue
             variables.append((name, variable))
             if variable == "AWS_ACCESS_KEY_ID" and env.get("value"):
-                static_keys.append(StaticKey(name, str(env["value"]).strip()))
+                value = str(env["value"]).strip()
+                static_keys.append(StaticKey(name, value if has_key_id_shape(value) else None))
     return TaskDefinition(
         arn=raw["taskDefinitionArn"],
         task_role_arn=raw.get("taskRoleArn") or None,

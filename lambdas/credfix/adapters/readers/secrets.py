@@ -2,42 +2,29 @@
 configured name prefix) and the access key IDs each of their versions holds.
 
 A value is read, reduced to key IDs by `key_ids_in_secret` and dropped in the same
-statement: it is never logged, stored or returned.
+statement: it is never logged (botocore's debug logging of bodies included), stored or returned.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from credfix.adapters.aws import keep_bodies_out_of_debug_logs
+from credfix.errortext import error_text
 from credfix.models.secrets import SecretRef, SecretVersion, WatchedSecret, key_ids_in_secret, ordered
 from credfix.permissions import needs
 
-
-class _DropSecretBodies(logging.Filter):
-    """botocore logs every response body at DEBUG, GetSecretValue's included: such records
-    are dropped, so that turning on debug logging cannot put a secret value in the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.DEBUG:
-            return True
-        text = record.getMessage()
-        return "SecretString" not in text and "SecretBinary" not in text
-
-
-for _name in ("botocore.parsers", "botocore.endpoint"):  # response and request bodies
-    logging.getLogger(_name).addFilter(_DropSecretBodies())
+keep_bodies_out_of_debug_logs()  # GetSecretValue answers hold the secret values
 
 READ_VERSIONS = ("secretsmanager:ListSecretVersionIds", "secretsmanager:GetSecretValue")
 MAX_VERSIONS = 20  # newest versions read per secret; older ones cannot explain a current failure
 
 
 def _error(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:200]}"
+    return error_text(exc)
 
 
 def _created(version: dict[str, Any]) -> float:
@@ -80,6 +67,7 @@ class WatchedSecrets:
     # Secrets encrypted with a customer-managed key: Secrets Manager decrypts on our behalf.
     @needs("triage", "kms:Decrypt", on="secrets-manager-keys")
     @needs("rotation", "kms:Decrypt", on="secrets-manager-keys")
+    @needs("cli", "kms:Decrypt", on="secrets-manager-keys")
     def read(self, ref: SecretRef) -> WatchedSecret:
         """Versions (staging labels, creation date, key IDs held) of one watched secret.
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from credfix.errortext import error_text
 from credfix.models.iam import CallerIdentity, StsAnswer
 from credfix.permissions import needs
 
 
 def _failure(exc: Exception) -> str:
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:200]}"
-    return f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
+        return error_text(exc)
+    return f"unreachable: {error_text(exc)}"
 
 
 class StsOwnership:

@@ -14,14 +14,16 @@ from credfix.timefmt import iso_z
 MAX_SOURCES = 10
 
 
-def storm_subject(s: StormSummary) -> str:
+def storm_subject(summary: StormSummary) -> str:
+    s = summary.record
     sources = len(s.sources)
     return ascii_line(
         f"[credfix] STORM: {s.keys:,} key IDs failing from {sources:,} source(s), {iso_z(s.window)}"
     )[:99]
 
 
-def storm_text(s: StormSummary) -> str:
+def storm_text(summary: StormSummary) -> str:
+    s = summary.record
     top = sorted(s.sources.items(), key=lambda kv: -kv[1])[:MAX_SOURCES]
     lines = [
         "credfix saw more new failing key IDs than it opens incidents for, and summarises them here "
@@ -37,9 +39,9 @@ def storm_text(s: StormSummary) -> str:
         f"  Sample:     {', '.join(redact(k) for k in s.sample) or '(none)'}",
         "",
         "WHY NO INCIDENTS",
-        f"  A source may open {s.per_source} new incident(s) per window and all sources together "
-        f"{s.overall}; these keys came after that. Addresses credfix has attributed to this account are "
-        "never capped, so the account's own failing workloads still get incidents.",
+        f"  A source may open {summary.per_source} new incident(s) per window and all sources together "
+        f"{summary.overall}; these keys came after that. Addresses credfix has attributed to this "
+        "account are never capped, so the account's own failing workloads still get incidents.",
         f"  {s.folded} incident(s) opened for these sources before the caps were reached: triaged, "
         "nothing changed, and not alerted one by one (this summary stands for them).",
         "",
@@ -54,8 +56,9 @@ def storm_text(s: StormSummary) -> str:
     return "\n".join(line[:240] for line in lines) + "\n"
 
 
-def storm_message(s: StormSummary) -> dict[str, Any]:
+def storm_message(summary: StormSummary) -> dict[str, Any]:
     """Keyword arguments for `sns.publish` (all but TopicArn)."""
+    s = summary.record
     document = {
         "kind": "storm",
         "storm": {
@@ -72,8 +75,8 @@ def storm_message(s: StormSummary) -> dict[str, Any]:
     }
     machine = json.dumps(document, separators=(",", ":"))
     structured = {
-        "default": storm_subject(s),
-        "email": storm_text(s),
+        "default": storm_subject(summary),
+        "email": storm_text(summary),
         **{p: machine for p in ("email-json", "sqs", "https", "lambda")},
     }
     attrs = {
@@ -84,7 +87,7 @@ def storm_message(s: StormSummary) -> dict[str, Any]:
         "action_status": "none",
     }
     return {
-        "Subject": storm_subject(s),
+        "Subject": storm_subject(summary),
         "Message": json.dumps(structured),
         "MessageStructure": "json",
         "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},

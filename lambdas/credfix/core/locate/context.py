@@ -24,6 +24,7 @@ from credfix.adapters.readers.ecs import Ecs
 from credfix.adapters.readers.instance_profiles import InstanceProfiles
 from credfix.adapters.readers.lambda_functions import LambdaFunctions
 from credfix.config import Settings
+from credfix.errortext import error_text
 from credfix.models.incident import Evidence
 from credfix.models.paging import Page
 
@@ -163,11 +164,8 @@ class LocateContext:
         the other locators still run (e.g. a missing permission in one region)."""
         try:
             return call()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            self.note(check, f"failed: {code}")
-        except BotoCoreError as exc:
-            self.note(check, f"failed: {type(exc).__name__}")
+        except (ClientError, BotoCoreError) as exc:
+            self.note(check, f"failed: {error_text(exc)}")
         return None
 
 

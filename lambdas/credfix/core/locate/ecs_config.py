@@ -17,6 +17,10 @@ from credfix.models.ecs import Service, Task, TaskDefinition
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
 from credfix.timefmt import iso_z
 
+# What a task definition's AWS_ACCESS_KEY_ID shows as when its value is not shaped like a key ID
+# (the reader dropped it: it may be a secret pasted into the wrong variable).
+NOT_A_KEY_ID = "(a value that is not an access key ID; not kept)"
+
 
 def task_definition(ctx: LocateContext, region: str | None, arn: str) -> TaskDefinition | None:
     return ctx.memo(
@@ -38,7 +42,7 @@ def configured_credentials(definition: TaskDefinition, incident_key: str) -> lis
         creds.append(
             ConfiguredCredential(
                 kind="static-key",
-                ref=redact(static.access_key_id),
+                ref=redact(static.access_key_id) if static.access_key_id else NOT_A_KEY_ID,
                 # Key IDs are identifiers, not secrets: triage needs the full ID of a *different*
                 # configured key to look up its status (an Active one means another source wins).
                 access_key_id=static.access_key_id,
@@ -52,9 +56,10 @@ def report_static_credentials(ctx: LocateContext, definition: TaskDefinition, in
     they win over the task role in every SDK's credential chain."""
     for static in definition.static_keys:
         same = " — the failing key" if static.access_key_id == incident_key else ""
+        shown = redact(static.access_key_id) if static.access_key_id else NOT_A_KEY_ID
         ctx.note(
             f"task definition {definition.name}",
-            f"container {static.container} sets AWS_ACCESS_KEY_ID={redact(static.access_key_id)} "
+            f"container {static.container} sets AWS_ACCESS_KEY_ID={shown} "
             f"in plain environment (a static key overrides the task role){same}",
         )
     for container, variable in definition.credential_variables:

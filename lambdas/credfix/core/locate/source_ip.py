@@ -28,6 +28,7 @@ from credfix.core.locate.compute import function_workload, functions, instance_w
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import report_static_credentials, task_definition, task_workload
 from credfix.core.locate.merge import Candidates
+from credfix.errortext import error_text
 from credfix.models.compute import NetworkInterface, VpcEndpoint
 from credfix.models.ecs import Task
 from credfix.models.incident import Confidence, SourceAttribution, Workload
@@ -320,9 +321,8 @@ def _endpoint(ctx: LocateContext, region: str, endpoint_id: str) -> VpcEndpoint 
         try:
             return ctx.ec2(region).vpc_endpoint(endpoint_id) or _NOT_THE_ACCOUNTS
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else ""
             check = f"ec2:DescribeVpcEndpoints {endpoint_id} in {region}"
-            ctx.note(check, f"failed: {code or type(exc).__name__}")
+            ctx.note(check, f"failed: {error_text(exc)}")
             return None
 
     return ctx.memo(("vpc-endpoint", region, endpoint_id), look)

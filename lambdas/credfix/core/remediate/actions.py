@@ -8,6 +8,7 @@ hold before it runs, and how it runs. Actions only call adapters, never boto3.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from credfix.adapters.actions.ssm import SsmActions
 from credfix.adapters.aws import ClientFactory
 from credfix.arns import arn_parts, secret_arn
 from credfix.config import Settings
-from credfix.core.remediate.model import PlannedAction
+from credfix.core.remediate.model import SSM_OPT_IN_TAG, TAG_TRUE, PlannedAction
 from credfix.models.secrets import SecretRotationInfo
 
 SECRET_ROTATION_INTERVAL = timedelta(hours=24)  # "do not rotate keys repeatedly"
@@ -194,30 +195,57 @@ class Ec2RecycleInstance(RemediationAction):
         return f"terminated without lowering desired capacity (activity {activity}); the group replaces it"
 
 
+def command_marker(incident_id: str, target: str) -> str:
+    """The comment credfix puts on its SSM command: one per claim (incident and target), so a
+    command whose answer was lost can be found again instead of sent twice (<= 100 characters)."""
+    digest = hashlib.sha256(f"{incident_id}|{target}".encode()).hexdigest()[:16]
+    return f"credfix {incident_id[:60]} {digest}"
+
+
 @register
 class Ec2SsmCommand(RemediationAction):
+    """credfix's command document (from the configured ssm_command; no parameters) on a
+    standalone instance that opted in with the tag credfix:ssm-command=true."""
+
     name = "ec2-ssm-command"
-    resource_kind = "ec2-instances"
+    resource_kind = "ssm-command-instances"
     permissions = (
-        ("ssm:SendCommand", "ec2-instances"),
-        ("ssm:SendCommand", "ssm-shell-document"),
+        ("ssm:SendCommand", "ssm-command-instances"),
+        ("ssm:SendCommand", "ssm-command-document"),
+        ("ssm:ListCommands", "*"),
         ("ec2:DescribeTags", "*"),
     )
 
+    def __init__(self, planned: PlannedAction, client_for: ClientFactory, settings: Settings) -> None:
+        super().__init__(planned, client_for, settings)
+        self._tags: dict[str, str] | None = None
+
+    def _instance_tags(self) -> dict[str, str]:
+        """Read once per decision: the opt-out (tag sources) and the opt-in (precondition)."""
+        if self._tags is None:
+            ec2 = Ec2Actions(self.client("ec2"), self.client("autoscaling"))
+            self._tags = ec2.instance_tags(self.planned.target)
+        return self._tags
+
     def tag_sources(self) -> list[TagSource]:
-        ec2 = Ec2Actions(self.client("ec2"), self.client("autoscaling"))
-        return [TagSource(f"instance {self.planned.target}", lambda: ec2.instance_tags(self.planned.target))]
+        return [TagSource(f"instance {self.planned.target}", self._instance_tags)]
 
     def precondition(self, now: datetime) -> str | None:
-        if not self.settings.ssm_command:
-            return "no command configured (CREDFIX_SSM_COMMAND): notify only"
+        if not self.settings.ssm_document:
+            return "no SSM command configured (ssm_command): notify only"
+        if self._instance_tags().get(SSM_OPT_IN_TAG, "").strip().lower() != TAG_TRUE:
+            return (
+                "not opted in: credfix runs its command only on instances tagged "
+                f"{SSM_OPT_IN_TAG}={TAG_TRUE}; notify only"
+            )
         return None
 
     def execute(self, incident_id: str, now: datetime) -> str:
-        command_id = SsmActions(self.client("ssm")).run_shell(
-            self.planned.target, self.settings.ssm_command, f"credfix {incident_id}"
+        document = self.settings.ssm_document
+        command_id = SsmActions(self.client("ssm")).run_document(
+            self.planned.target, document, command_marker(incident_id, self.planned.target), now
         )
-        return f"configured command sent (SSM command {command_id})"
+        return f"command document {document} sent (SSM command {command_id})"
 
 
 @register

@@ -27,12 +27,12 @@ from credfix.core.remediate.guardrails import (
     breaker_reason,
     cut_off_reason,
     effective_mode,
-    error_text,
     lost_claim_reason,
     opt_out_check,
 )
 from credfix.core.remediate.model import NOTIFY, GuardrailStore, KillSwitchReader, PlannedAction
 from credfix.core.remediate.planner import plan
+from credfix.errortext import error_text
 from credfix.keys import redact
 from credfix.models.guardrails import Cap
 from credfix.models.incident import Action, ActionStatus, Incident

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from credfix.config import Settings
 from credfix.core.remediate.actions import RemediationAction
 from credfix.core.remediate.model import OPT_OUT_TAG, OPT_OUT_VALUE, GuardrailStore, KillSwitchReader
+from credfix.errortext import error_text
 from credfix.models.guardrails import ClaimHolder
 from credfix.timefmt import iso_z
 
@@ -65,14 +66,6 @@ def breaker_reason(failures: int) -> str:
 
 def is_opt_out(tags: dict[str, str]) -> bool:
     return tags.get(OPT_OUT_TAG, "").strip().lower() == OPT_OUT_VALUE
-
-
-def error_text(exc: BaseException) -> str:
-    """AWS error code and message, never request parameters (they may hold secret values)."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
 
 
 def opt_out_check(action: RemediationAction) -> str | None:

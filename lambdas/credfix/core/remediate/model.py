@@ -13,6 +13,15 @@ from credfix.models.incident import Incident, Workload
 
 OPT_OUT_TAG = "credfix:remediate"
 OPT_OUT_VALUE = "false"
+TAG_TRUE = "true"
+# Opt-in for what runs code: an instance runs credfix's SSM command document only with this tag.
+SSM_OPT_IN_TAG = "credfix:ssm-command"
+# The document the stacks create from the configured ssm_command (a Command document with no
+# parameters: the act role can run that command and nothing else).
+SSM_DOCUMENT_NAME = "credfix-reload-credentials"
+# RotateSecret needs lambda:InvokeFunction on the secret's rotation function: only functions
+# with this tag may be invoked (docs/deploy.md).
+ROTATION_FUNCTION_TAG = "credfix:rotation-function"
 NOTIFY = "notify"  # not an action: the plan's entry for "tell a person, change nothing"
 
 

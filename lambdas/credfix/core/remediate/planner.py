@@ -85,16 +85,17 @@ def restart_for(workload: Workload, settings: Settings) -> PlannedAction:
             region=region,
             group=w.parent,
         )
-    if w.type == "ec2-instance" and settings.ssm_command:
+    if w.type == "ec2-instance" and settings.ssm_document:
         return PlannedAction(
             "ec2-ssm-command",
             w.id,
-            "standalone instance: the configured command reloads its credentials",
+            "standalone instance: credfix's command document (the configured command) reloads its "
+            "credentials",
             workload=w,
             region=region,
         )
     if w.type == "ec2-instance":
-        why = "standalone instance and no command configured (CREDFIX_SSM_COMMAND): notify only"
+        why = "standalone instance and no SSM command configured (ssm_command): notify only"
     else:
         why = f"no automatic remediation for a {w.type}: notify only"
     return PlannedAction(NOTIFY, w.id, "", workload=w, region=region, skip=why)

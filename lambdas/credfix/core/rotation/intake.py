@@ -17,6 +17,7 @@ from credfix.adapters.aws import ClientFactory
 from credfix.config import Settings
 from credfix.core.rotation.events import Refused, signal_of
 from credfix.core.rotation.watch import ActNotifier, RotationStore, Watched, watch_rotation
+from credfix.errortext import error_text
 from credfix.models.pipeline import SetAside
 from credfix.models.rotation import RotationSignal
 
@@ -92,7 +93,7 @@ def take_batch(
                 signal, client_for_account(signal.account), settings, store=store, act=act, now=now
             )
         except (ClientError, BotoCoreError) as exc:
-            report.errors.append(f"{signal.secret_ref[:100]}: {type(exc).__name__}: {str(exc)[:200]}")
+            report.errors.append(f"{signal.secret_ref[:100]}: {error_text(exc)}")
             report.failed_message_ids.extend(m.message_id for m in grouped)
             continue
         report.watched.append(watched)

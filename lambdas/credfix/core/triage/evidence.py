@@ -138,7 +138,10 @@ def shared_scan(
         return scan()
     from credfix.core.locate.context import SHARED
 
-    key = (account, ("secrets-scan", settings.watch_tag, settings.watch_prefixes, settings.scan_limit))
+    key = (
+        account,
+        ("secrets-scan", settings.watch_tag, settings.untagged_watch_prefixes, settings.scan_limit),
+    )
     hit = SHARED.get(key, first_seen.timestamp() + 1)  # event times are whole seconds
     if hit is not None:
         cached: SecretsScan = hit[0]

@@ -21,6 +21,7 @@ from credfix.core.triage.lifecycle import Lifecycle, RelatedKeys, lifecycle_of
 from credfix.core.triage.location import Locate, Located, NothingLocated, default_locate
 from credfix.core.triage.ownership import establish_ownership, only_account
 from credfix.core.triage.verdict import OUTSIDER_SECURITY_SIGNAL, Decision, decide
+from credfix.errortext import error_text
 from credfix.keys import key_kind, redact
 from credfix.models.iam import CallerIdentity
 from credfix.models.incident import (
@@ -103,7 +104,7 @@ def triage(
                     WatchedSecrets(
                         client_for("secretsmanager"),
                         watch_tag=settings.watch_tag,
-                        prefixes=settings.watch_prefixes,
+                        prefixes=settings.untagged_watch_prefixes,
                         limit=settings.scan_limit,
                     )
                 ),
@@ -116,7 +117,7 @@ def triage(
             for other in hit.current_key_ids:
                 look_up(other)
     except (ClientError, BotoCoreError) as exc:
-        raise TriageFailed(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise TriageFailed(error_text(exc)) from exc
 
     rotated = [h.rotated_out_at for h in hits if h.rotated_out_at]
     rotated_at = max(rotated) if rotated else None
@@ -133,7 +134,7 @@ def triage(
             account=ownership.caller_account or only_account(ownership.target_accounts),
         )
     except Exception as exc:  # location is best effort: the key's lifecycle verdict still stands
-        failed = f"failed: {type(exc).__name__}: {exc}"[:300]
+        failed = f"failed: {error_text(exc)}"
         located = NothingLocated(
             findings=[Evidence(check="workload location", found=failed)],
             attribution=[
@@ -153,7 +154,7 @@ def triage(
                 for other in secret.current.key_ids if secret and secret.current else ():
                     look_up(other)
     except (ClientError, BotoCoreError) as exc:
-        raise TriageFailed(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise TriageFailed(error_text(exc)) from exc
 
     decision = decide(
         access_key_id=key,
