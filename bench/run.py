@@ -3,7 +3,7 @@
 Options: --runs N (cold-start runs per variant, default 10, at least 10 for the record),
 --events N (storm size, default 20,000), --hostile-keys N (hostile storm size, default 100,000),
 --hostile-sources N (its outside addresses, default 5), --only NAME[,NAME] (coldstart, storm,
-incidents, hostile, logs; default all), --update-docs (rewrite the results table in
+incidents, hostile, logs, timing; default all), --update-docs (rewrite the results table in
 docs/performance.md between its markers).
 
 With --only, the sections not re-run keep their figures from the existing bench/results.json
@@ -21,13 +21,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import coldstart, cost, hostile, incidents, logs, storm
+from bench import coldstart, cost, hostile, incidents, logs, storm, timing
 from bench.common import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs")
+SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs", "timing")
 
 
 def _configured_mb() -> dict[str, int]:
@@ -146,6 +146,7 @@ def table(results: dict[str, Any]) -> str:
                 _verdict(lg["meets_target"] and lg["incidents"] == 1),
             )
         )
+    rows += timing_rows(results.get("timing"))
     mem = results.get("memory")
     if mem:
         for name, m in mem.items():
@@ -212,6 +213,32 @@ def hostile_rows(h: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
             _verdict(h["nothing_lost"]),
         ),
     ]
+
+
+def timing_rows(t: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    if not t:
+        return []
+    windows = ", ".join(f"{name} {d['window_s']} s" for name, d in t["deployed"].items())
+    manual = f"manual reference {t['manual_reference_seconds'] // 60} min (rotation 11:02, fix 11:15)"
+    rows = []
+    for name, label, detail in (
+        (
+            "preventive",
+            "time to remediation: rotation event → ecs:UpdateService",
+            f"batching windows: {windows}",
+        ),
+        ("reactive", "time to remediation: first failure event → ecs:UpdateService", manual),
+    ):
+        s = t[name]
+        rows.append(
+            (
+                label,
+                f"{s['median_seconds']} s (runs {', '.join(str(x) for x in s['runs_seconds'])})",
+                f"goal {s['goal_seconds']:.0f} s; {s['x_faster_than_manual']}x faster than manual; {detail}",
+                _verdict(s["meets_goal"]),
+            )
+        )
+    return rows
 
 
 def _verdict(ok: bool | None) -> str:
@@ -310,10 +337,18 @@ def main() -> None:
         measured["hostile"] = when
         os.environ.clear()
         os.environ.update(saved_env)
+        _save({**results, "measured": measured})
     if "logs" in wanted:
         print("runtime logs …", flush=True)
         results["logs"] = logs.measure()
         measured["logs"] = when
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _save({**results, "measured": measured})
+    if "timing" in wanted:
+        print("time to remediation …", flush=True)
+        results["timing"] = timing.measure()
+        measured["timing"] = when
         os.environ.clear()
         os.environ.update(saved_env)
         _save({**results, "measured": measured})

@@ -1,11 +1,15 @@
 """`make demo`: credfix on the local AWS, end to end, as a newcomer first sees it.
 
-Story 1 (stale-consumer): a deploy user's key is rotated through a watched secret; the ECS
-service's running task loaded the old key and keeps using it. Its next calls are rejected
-for real by the local AWS (signature checking is on); the local CloudTrail turns each
-rejection into the record AWS would deliver; the pipeline (rule from the synthesized
-template, queues, ingest, triage, act in enforce mode, alerts topic, verify) finds the
-task, gives the service a new deployment, alerts, and verifies that the failures stopped.
+Story 1 (the rotation, before anything fails): a deploy user's key is rotated through a
+watched secret. Secrets Manager's events of the rotation reach the rotation watch (rules
+from the synthesized template, rotation queue, rotation Lambda, act in enforce mode): it
+reads the secret, finds the ECS service whose running task started before the new version
+became current, and gives it a new deployment before anything fails. `credfix
+rotation-check` then says the old key is safe to deactivate; it is deactivated, and no call
+fails. Then the straggler nothing declared: a CI runner that read the key at boot starts a
+job. Its calls are rejected for real by the local AWS (signature checking is on); the local
+CloudTrail turns each rejection into the record AWS would deliver, and the reactive path
+(ingest, triage, act, alerts, verify) finds the runner by its address and replaces it.
 
 Story 2 (wrong-credential-source): a CI runner in an Auto Scaling group, configured with an
 instance role, signs with a developer's old key from an inherited profile. credfix
@@ -41,6 +45,7 @@ from harness import account as build
 from harness.cloudtrail import LocalCloudTrail
 from harness.moto import REGION, LocalAws, local_aws
 from harness.pipeline import LocalPipeline
+from harness.records import secret_label_updated
 
 DRAIN_SECONDS = 3  # the deployed default is 10 minutes; the demo cannot wait that long
 
@@ -127,7 +132,7 @@ class Pipeline:
         self.local = local
         self.handlers = {
             name: importlib.import_module(f"credfix.handlers.{name}")
-            for name in ("ingest", "triage", "act", "verify", "logs")
+            for name in ("ingest", "triage", "act", "verify", "logs", "rotation")
         }
 
     def run(self, records: list[dict[str, Any]]) -> None:
@@ -140,6 +145,28 @@ class Pipeline:
                 queue, self.handlers[name].handler, function_name=f"credfix-{name}"
             ).drain()
             expect(stats.delivered == 1 and stats.item_failures == 0, f"{name}: {stats}")
+
+    def run_rotation(self, events: list[dict[str, Any]]) -> None:
+        """Secrets Manager's events onto the bus; the rotation step, then the act step."""
+        n = self.local.names
+        self.local.put_events(events)
+        stats = self.local.poller(
+            n.rotation_queue, self.handlers["rotation"].handler, function_name="credfix-rotation"
+        ).drain()
+        expect(stats.delivered == len(events) and stats.item_failures == 0, f"rotation: {stats}")
+        stats = self.local.poller(
+            n.act_queue, self.handlers["act"].handler, function_name="credfix-act"
+        ).drain()
+        expect(stats.delivered == 1 and stats.item_failures == 0, f"act: {stats}")
+
+    def rotation_incident(self, secret_arn: str, version: str) -> Any:
+        from credfix.adapters.stores.rotation import RotationIncidents, rotation_pk
+
+        incident = RotationIncidents(self.local.ddb, self.local.names.table).get(
+            rotation_pk(secret_arn, version)
+        )
+        expect(incident is not None, "no rotation incident")
+        return incident
 
     def verify(self) -> None:
         n = self.local.names
@@ -199,10 +226,25 @@ def net_endpoint(net: build.Network) -> str:
     return _ENDPOINTS[net.vpc]
 
 
-def story_stale_consumer(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> None:
-    iam, secrets, ecs = (boto3.client(s) for s in ("iam", "secretsmanager", "ecs"))
+def rotation_check(secret: str) -> tuple[int, list[str]]:
+    """`credfix rotation-check --secret NAME`, as an operator runs it (exit code, output lines)."""
+    import contextlib
+    import io
 
-    with step("An account: a deploy user whose key lives in a watched secret, read by an ECS service"):
+    from credfix.cli import main as credfix
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = credfix(["rotation-check", "--secret", secret, "--format", "text"])
+    return code, out.getvalue().splitlines()
+
+
+def story_rotation(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> None:
+    iam, ecs = (boto3.client(s) for s in ("iam", "ecs"))
+    operator = LocalCloudTrail(source_ip="198.51.100.20")  # the operator's calls, as CloudTrail records them
+    secrets = operator.watch(boto3.client("secretsmanager"))
+
+    with step("An account: a deploy user's key in a watched secret, read by an ECS service and a CI runner"):
         iam.create_user(UserName="deploy-bot")
         old_key = iam.create_access_key(UserName="deploy-bot")["AccessKey"]
         secret = secrets.create_secret(
@@ -214,57 +256,86 @@ def story_stale_consumer(aws: LocalAws, pipeline: Pipeline, net: build.Network) 
         )
         definition = build.task_definition("orders-api", secret_value_from=f"{secret['ARN']}:AccessKeyId::")
         (task,) = build.ecs_service(net, "prod", "orders-api", definition)
-        task_ip = build.private_ip_of(task)
+        runner = build.runner_group(net, "build-runners", {"credfix:workload": "ci-runner"})
         before = ecs.describe_services(cluster="prod", services=["orders-api"])["services"][0]
         primary_before = next(d["id"] for d in before["deployments"] if d["status"] == "PRIMARY")
-        say(f"ECS service prod/orders-api, task {task['taskArn'].rsplit('/', 1)[-1][:12]}… at {task_ip}", 4)
+        say(
+            f"ECS service prod/orders-api, task {task['taskArn'].rsplit('/', 1)[-1][:12]}… reads the secret",
+            4,
+        )
         say(
             f"secret prod/orders-api/aws (tag credfix:watch=true) holds key {redact(old_key['AccessKeyId'])}",
             4,
         )
+        say(
+            f"CI runner {runner['InstanceId']} read the same key at boot; nothing declares it "
+            "(no credfix:consumes tag)",
+            4,
+        )
 
-    with step("Rotation: new key made current in the secret; old key deactivated, then deleted"):
+    with step("Rotation: a new key made AWSCURRENT; Secrets Manager's events reach the rotation watch"):
         new_key = iam.create_access_key(UserName="deploy-bot")["AccessKey"]
-        secrets.put_secret_value(
+        put = secrets.put_secret_value(
             SecretId=secret["ARN"],
             SecretString=json.dumps(
                 {"AccessKeyId": new_key["AccessKeyId"], "SecretAccessKey": new_key["SecretAccessKey"]}
             ),
         )
-        iam.update_access_key(UserName="deploy-bot", AccessKeyId=old_key["AccessKeyId"], Status="Inactive")
-        iam.delete_access_key(UserName="deploy-bot", AccessKeyId=old_key["AccessKeyId"])
+        events = [
+            secret_label_updated(secret["ARN"], secret["Name"], put["VersionId"]),  # Secrets Manager's own
+            *operator.successes[-1:],  # the PutSecretValue call, from CloudTrail
+        ]
         say(
-            f"AWSCURRENT → {redact(new_key['AccessKeyId'])} (Active); "
-            f"{redact(old_key['AccessKeyId'])} deleted; the running task still holds the old key",
+            f"AWSCURRENT → {redact(new_key['AccessKeyId'])}; events: "
+            + ", ".join(e["detail"].get("eventName") or e["detail-type"] for e in events),
             4,
         )
 
-    trail = LocalCloudTrail(source_ip=task_ip, vpc_endpoint_id=net_endpoint(net))
-    with step("The stale task's next calls fail for real"):
-        code = fail_three_times(trail.watch(workload_client(aws, old_key, "AWS_ECS_FARGATE")))
-        record = trail.records[0]["detail"]
-        say(f"sts:GetCallerIdentity with {redact(old_key['AccessKeyId'])} → {code} (3 times)", 4)
-        agent = record["userAgent"]
-        expect("exec-env/AWS_ECS_FARGATE" in agent, "the user agent does not carry the task's exec-env")
-        say(
-            f"CloudTrail record: {record['eventSource']} {record['eventName']} {record['errorCode']} from "
-            f"{record['sourceIPAddress']}, user agent …{agent[agent.index('exec-env/') :][:40]}",
-            4,
-        )
-
-    with step("ingest → triage → act (enforce): one incident, a verdict, one action"):
-        pipeline.run(trail.records)
-        incident = pipeline.incident(old_key["AccessKeyId"])
+    with step(
+        "rotation watch → act (enforce): the consumer still on the old version restarts, nothing failed"
+    ):
+        pipeline.run_rotation(events)
+        incident = pipeline.rotation_incident(secret["ARN"], put["VersionId"])
         show_incident(incident)
-        expect(incident.event_count == 3, "the incident does not count 3 failures")
-        expect(incident.verdict == "stale-consumer", f"expected stale-consumer, got {incident.verdict}")
-        expect(any(w.id == task["taskArn"] for w in incident.workloads), "the task was not located")
+        expect(incident.verdict == "rotation-drift", f"expected rotation-drift, got {incident.verdict}")
         executed = [a for a in incident.actions if a.status == "executed"]
         expect([a.type for a in executed] == ["ecs-force-new-deployment"], f"actions: {incident.actions}")
         after = ecs.describe_services(cluster="prod", services=["orders-api"])["services"][0]
         primary_after = next(d["id"] for d in after["deployments"] if d["status"] == "PRIMARY")
         expect(primary_after != primary_before, "the ECS service did not get a new deployment")
         say(f"ECS service prod/orders-api: PRIMARY deployment {primary_before} → {primary_after}", 4)
+        (alert,) = pipeline.alerts()
+        say(f"alert: {alert['subject']}", 4)
+
+    with step("credfix rotation-check --secret prod/orders-api/aws (the gate before deactivating)"):
+        code, lines = rotation_check("prod/orders-api/aws")
+        for line in lines:
+            say(line, 4)
+        expect(code == 0, f"rotation-check exited {code}, expected 0 (safe)")
+
+    with step(
+        f"Old key {redact(old_key['AccessKeyId'])} deactivated; the restarted task signs with the new key"
+    ):
+        iam.update_access_key(UserName="deploy-bot", AccessKeyId=old_key["AccessKeyId"], Status="Inactive")
+        new_task = LocalCloudTrail(source_ip="10.0.1.200", vpc_endpoint_id=net_endpoint(net))
+        new_task.watch(workload_client(aws, new_key, "AWS_ECS_FARGATE")).get_caller_identity()
+        expect(new_task.records == [], "the new task's call failed")
+        say("failed calls so far: 0", 4)
+
+    trail = LocalCloudTrail(source_ip=runner["PrivateIpAddress"], vpc_endpoint_id=net_endpoint(net))
+    with step("The straggler nothing declared: the CI runner starts a job with the key it read at boot"):
+        failure = fail_three_times(trail.watch(workload_client(aws, old_key, None)))
+        say(f"sts:GetCallerIdentity with {redact(old_key['AccessKeyId'])} → {failure} (3 times)", 4)
+
+    with step("ingest → triage → act (enforce): the reactive path finds the runner by its address"):
+        pipeline.run(trail.records)
+        incident = pipeline.incident(old_key["AccessKeyId"])
+        show_incident(incident)
+        expect(incident.verdict == "stale-consumer", f"expected stale-consumer, got {incident.verdict}")
+        runner_arn = f"instance/{runner['InstanceId']}"
+        expect(any(w.id.endswith(runner_arn) for w in incident.workloads), "the runner was not located")
+        executed = [a for a in incident.actions if a.status == "executed"]
+        expect([a.type for a in executed] == ["ec2-recycle-instance"], f"actions: {incident.actions}")
 
     with step("The alert, as an e-mail subscriber gets it"):
         from credfix.core.alerts.render import email_text
@@ -280,8 +351,7 @@ def story_stale_consumer(aws: LocalAws, pipeline: Pipeline, net: build.Network) 
         say(email_text(delivered, alert["kind"]), 4)
         say("└" + "─" * 78, 4)
 
-    with step(f"Verify after the drain period ({DRAIN_SECONDS}s here): the new task uses the new key"):
-        workload_client(aws, new_key, "AWS_ECS_FARGATE").get_caller_identity()  # succeeds: no new failure
+    with step(f"Verify after the drain period ({DRAIN_SECONDS}s here): the replaced runner stays quiet"):
         pipeline.verify()
         incident = pipeline.incident(old_key["AccessKeyId"])
         expect(incident.status == "resolved", f"expected resolved, got {incident.status}")
@@ -416,8 +486,8 @@ def run() -> None:
             net = build.network()
             say("mode enforce (the deployed default is observe), guardrails on", 4)
         say()
-        say("Story 1: the ECS task left behind by a key rotation")
-        story_stale_consumer(aws, pipeline, net)
+        say("Story 1: a key rotation: restarted before anything fails, then the undeclared straggler caught")
+        story_rotation(aws, pipeline, net)
         say()
         say("Story 2: the CI runner whose inherited profile wins over its role")
         story_wrong_source(aws, pipeline, net)

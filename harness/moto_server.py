@@ -31,6 +31,20 @@
    DescribeAccountPolicies or DeleteAccountPolicy; `credfix doctor` reads them. The local AWS
    keeps them per account and region, one subscription filter policy per account and region
    as AWS allows (a second name is refused with LimitExceededException).
+7. ECS tasks. moto's tasks carry no `createdAt` / `startedAt`, and a service's new deployment
+   (`UpdateService` with `forceNewDeployment`) replaces none of its tasks. AWS reports both
+   times, and the new deployment starts new tasks (`startedBy` = the deployment's ID) and
+   stops the old ones; the local AWS now does both (at once: AWS drains the old tasks once the
+   new ones are healthy, minutes later). `ListTasks` with `serviceName` returns only that
+   service's tasks (moto ignores the filter and lists the whole cluster).
+8. Secrets Manager version dates. moto stamps a new version `int(time.time())`, whole
+   seconds; AWS's `CreatedDate` has milliseconds. What started before a rotation is decided
+   by comparing these times, so the local AWS keeps the fraction.
+9. CloudTrail `LookupEvents` (moto has none): answered from the records the local
+   CloudTrail writes (harness/event_history.py).
+10. Inactive keys. With signature checking on, moto accepts a request signed with an
+   Inactive key; AWS rejects it (`InvalidClientTokenId`), which is the whole point of
+   deactivating a rotated-out key.
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -46,6 +60,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+from harness.event_history import EventHistory, with_event_history
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -127,6 +143,91 @@ def patch_moto() -> None:
 
     get_filter_value.credfix_patched = True  # type: ignore[attr-defined]
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
+
+
+def patch_ecs_tasks() -> None:
+    """Tasks with AWS's times, and a new deployment that replaces the service's tasks."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+
+    if getattr(Task.__init__, "credfix_patched", False):
+        return
+    original_init = Task.__init__
+    original_update = EC2ContainerServiceBackend.update_service
+    original_list = EC2ContainerServiceBackend.list_tasks
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.created_at = self.started_at = utcnow()
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = str(service_properties.get("cluster", "default"))
+        name = str(service_properties.get("service", "")).split("/")[-1]
+        force = bool(service_properties.get("force_new_deployment"))
+        service = original_update(self, service_properties)
+        if not force or not service.deployments:
+            return service
+        deployment = service.deployments[0]["id"]
+        group = f"service:{name}"
+        running = [
+            t
+            for t in list(self.tasks.get(self._get_cluster(cluster).name, {}).values())
+            # desiredStatus: moto moves a task's lastStatus on each time it is described
+            if t.group == group and t.desired_status == "RUNNING"
+        ]
+        for old in running:
+            self.run_task(
+                cluster,
+                service.task_definition,
+                1,
+                None,
+                deployment,
+                None,
+                old.launch_type or None,
+                networking_configuration=getattr(old, "network_configuration", None),
+                group=group,
+            )
+            self.stop_task(cluster, old.task_arn, f"ECS deployment {deployment}: replaced by a new task")
+        return service
+
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        names = ("cluster_str", "container_instance", "family", "started_by", "service_name")
+        service = dict(zip(names, args, strict=False)).get("service_name") or kwargs.get("service_name")
+        tasks = original_list(self, *args, **kwargs)
+        return [t for t in tasks if t.group == f"service:{service}"] if service else tasks
+
+    init.credfix_patched = True  # type: ignore[attr-defined]
+    Task.__init__ = init  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+
+
+def patch_secret_version_dates() -> None:
+    """New secret versions keep the fraction of a second of their creation (see the docstring)."""
+    import time
+
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    if getattr(SecretsManagerBackend._add_secret, "credfix_patched", False):
+        return
+
+    def precise(method: Any) -> Any:
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before = time.time()
+            result = method(self, *args, **kwargs)
+            seconds = {int(before), int(time.time())}
+            for secret in list(self.secrets.values()):
+                for version in getattr(secret, "versions", {}).values():
+                    created = version.get("createdate")
+                    if type(created) is int and created in seconds:
+                        version["createdate"] = before
+            return result
+
+        wrapped.credfix_patched = True  # type: ignore[attr-defined]
+        return wrapped
+
+    for name in ("_add_secret", "rotate_secret"):
+        setattr(SecretsManagerBackend, name, precise(getattr(SecretsManagerBackend, name)))
 
 
 _ACCOUNT_POLICY_FIELDS = ("policyName", "policyDocument", "policyType", "scope", "selectionCriteria")
@@ -211,6 +312,25 @@ def patch_logs_account_policies() -> None:
     LogsResponse.delete_account_policy = delete_account_policy  # type: ignore[attr-defined]
 
 
+def patch_inactive_keys() -> None:
+    """A request signed with an Inactive key is refused (see the docstring)."""
+    from moto.iam.access_control import CreateAccessKeyFailure, IAMUserAccessKey
+
+    original = IAMUserAccessKey.__init__
+    if getattr(original, "credfix_patched", False):
+        return
+
+    def init(self: Any, account_id: str, partition: str, access_key_id: str, headers: dict[str, str]) -> None:
+        original(self, account_id, partition, access_key_id, headers)
+        for user in self.backend.list_users("/", None, None):
+            for key in user.access_keys:
+                if key.access_key_id == access_key_id and key.status != "Active":
+                    raise CreateAccessKeyFailure(reason="InvalidId")
+
+    init.credfix_patched = True  # type: ignore[attr-defined]
+    IAMUserAccessKey.__init__ = init  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -221,10 +341,13 @@ def main() -> None:
     patch_events_account()
     patch_bodiless_signatures()
     patch_logs_account_policies()
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(
-        args.host, args.port, serialise_dynamodb(app), threaded=True, request_handler=MotoRequestHandler
+    patch_ecs_tasks()
+    patch_secret_version_dates()
+    patch_inactive_keys()
+    app = with_event_history(
+        serialise_dynamodb(DomainDispatcherApplication(create_backend_app)), EventHistory()
     )
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -25,30 +25,53 @@ from harness.moto import ACCOUNT, REGION, LocalAws
 
 Handler = Callable[[dict[str, Any], Any], Any]
 RULE_NAME = "credfix-credential-failures"
+ROTATION_RULE_PREFIX = "credfix-rotation-watch-"
 MAX_RECEIVES = 5
+
+
+@cache
+def synthesized_templates(context_json: str = "{}") -> dict[str, dict[str, Any]]:
+    """Every stack's template (stack name -> template) for a context given as JSON."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra.app import build_app
+
+    with tempfile.TemporaryDirectory() as out:
+        assembly = build_app(json.loads(context_json), outdir=out).synth()
+        return {stack.stack_name: stack.template for stack in assembly.stacks}
 
 
 @cache
 def synthesized_rules(context_json: str = "{}") -> dict[str, dict[str, Any]]:
     """The detection rule of every stack (stack name -> rule properties), read from the
     synthesized app for a context given as JSON (cache key)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from infra.app import build_app
     from infra.detection import ALL_MANAGEMENT_EVENTS
 
     rules: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as out:
-        assembly = build_app(json.loads(context_json), outdir=out).synth()
-        for stack in assembly.stacks:
-            found = [
-                r["Properties"]
-                for r in stack.template["Resources"].values()
-                if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
-            ]
-            if len(found) != 1:
-                raise RuntimeError(f"{stack.stack_name}: expected one detection rule, found {len(found)}")
-            rules[stack.stack_name] = dict(found[0])
+    for name, template in synthesized_templates(context_json).items():
+        found = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Events::Rule" and r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
+        ]
+        if len(found) != 1:
+            raise RuntimeError(f"{name}: expected one detection rule, found {len(found)}")
+        rules[name] = dict(found[0])
     return rules
+
+
+def synthesized_rotation_patterns(context_json: str = "{}") -> list[dict[str, Any]]:
+    """The home stack's rotation-watch rule patterns (default bus), as deployed."""
+    from infra.app import HOME_STACK_NAME
+    from infra.rotation import ROTATION_RULE_DESCRIPTION
+
+    template = synthesized_templates(context_json)[HOME_STACK_NAME]
+    return [
+        dict(r["Properties"]["EventPattern"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"].get("Description") == ROTATION_RULE_DESCRIPTION
+        and "EventBusName" not in r["Properties"]
+    ]
 
 
 def synthesized_event_pattern(context_json: str = "{}") -> dict[str, Any]:
@@ -185,6 +208,8 @@ class Resources:
     act_bulk_dlq: str = "credfix-act-bulk-dlq"
     verify_queue: str = "credfix-verify"
     verify_dlq: str = "credfix-verify-dlq"
+    rotation_queue: str = "credfix-rotation"
+    rotation_dlq: str = "credfix-rotation-dlq"
     topic: str = "credfix-alerts"
     inbox: str = "alerts-inbox"  # an SQS subscriber of the alerts topic, to read what was sent
     kill_switch: str = "/credfix/kill-switch"
@@ -221,6 +246,7 @@ class LocalPipeline:
             (n.act_dlq, n.act_queue),
             (n.act_bulk_dlq, n.act_bulk_queue),
             (n.verify_dlq, n.verify_queue),
+            (n.rotation_dlq, n.rotation_queue),
         ):
             dlq_url = self.sqs.create_queue(QueueName=dlq)["QueueUrl"]
             dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
@@ -248,6 +274,13 @@ class LocalPipeline:
             QueueUrl=self.urls[self.names.events_queue], AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         self.events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "events-queue", "Arn": events_arn}])
+        rotation_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.urls[n.rotation_queue], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        for i, pattern in enumerate(synthesized_rotation_patterns()):
+            rule = f"{ROTATION_RULE_PREFIX}{i}"
+            self.events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+            self.events.put_targets(Rule=rule, Targets=[{"Id": "rotation-queue", "Arn": rotation_arn}])
         self.topic_arn = self.sns.create_topic(Name=n.topic)["TopicArn"]
         self.urls[n.inbox] = self.sqs.create_queue(QueueName=n.inbox)["QueueUrl"]
         inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.urls[n.inbox], AttributeNames=["QueueArn"])[
@@ -290,6 +323,7 @@ class LocalPipeline:
             "CREDFIX_ACT_BULK_QUEUE_URL": self.urls[self.names.act_bulk_queue],
             "CREDFIX_VERIFY_QUEUE_URL": self.urls[self.names.verify_queue],
             "CREDFIX_EVENTS_DLQ_URL": self.urls[self.names.events_dlq],
+            "CREDFIX_ROTATION_DLQ_URL": self.urls[self.names.rotation_dlq],
             "CREDFIX_TOPIC_ARN": self.topic_arn,
             "CREDFIX_KILL_SWITCH_PARAMETER": self.names.kill_switch,
             "POWERTOOLS_METRICS_NAMESPACE": "credfix",

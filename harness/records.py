@@ -120,3 +120,67 @@ def cloudtrail_event(
         "resources": [],
         "detail": detail,
     }
+
+
+def secret_label_updated(
+    secret_arn: str,
+    name: str,
+    version_id: str,
+    *,
+    label: str = "AWSCURRENT",
+    account: str = ACCOUNT,
+    region: str = REGION,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The event Secrets Manager itself publishes to the default bus when a staging label moves
+    (its user guide, "Secret Label Updated event"): not a CloudTrail record, no caller identity."""
+    when = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Secret Label Updated",
+        "source": "aws.secretsmanager",
+        "account": account,
+        "time": when,
+        "region": region,
+        "resources": [secret_arn],
+        "detail": {"name": name, "labelUpdated": label, "versionId": version_id},
+    }
+
+
+def rotation_succeeded(
+    secret_arn: str, *, account: str = ACCOUNT, region: str = REGION, at: datetime | None = None
+) -> dict[str, Any]:
+    """CloudTrail's `RotationSucceeded` service event as EventBridge delivers it (the shape of
+    the AWS Database Blog's sample: the secret in additionalEventData.SecretId, no resources)."""
+    when = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.secretsmanager",
+        "account": account,
+        "time": when,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {"accountId": account, "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventTime": when,
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": "RotationSucceeded",
+            "awsRegion": region,
+            "sourceIPAddress": "secretsmanager.amazonaws.com",
+            "userAgent": "secretsmanager.amazonaws.com",
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": {"SecretId": secret_arn},
+            "requestID": f"Rotation-{secret_arn}-{uuid.uuid4()}",
+            "eventID": str(uuid.uuid4()),
+            "readOnly": False,
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        },
+    }

@@ -161,6 +161,7 @@ class Organization(_Strict):
     organization_id: str = ""  # o-xxxxxxxxxx: the central bus and member roles are restricted to it
     member_read_role_name: str = "credfix-member-read"
     member_act_role_name: str = "credfix-member-act"
+    member_rotation_role_name: str = "credfix-member-rotation"
 
     @model_validator(mode="after")
     def _org_id_when_enabled(self) -> Organization:

@@ -31,6 +31,7 @@ from infra.functions import CredfixFunctions
 from infra.logs import account_policy, forward_relayed, intake_dead_letter_target
 from infra.nag import acknowledge
 from infra.policy import deny_statements, statements_for, wildcard_acknowledgements
+from infra.rotation import rotation_rules
 from infra.scopes import workload_scopes
 
 # Resource kinds that exist only in the home account: never granted by a member role.
@@ -65,6 +66,9 @@ class _Forwarder(Stack):
         rule.add_target(targets.EventBus(home_bus, dead_letter_queue=failed))
         if config.log_signal.enabled:
             self._relay(config, home_bus, failed)
+        # The rotation watch's events, forwarded the same way (infra/rotation.py).
+        for rotation_rule in rotation_rules(self, "RotationWatch"):
+            rotation_rule.add_target(targets.EventBus(home_bus, dead_letter_queue=failed))
         if config.ssm_command:  # SSM documents are regional: act runs it in this region too
             command_document(self, config.ssm_command)
 
@@ -127,6 +131,7 @@ class MemberRolesStack(Stack):
         member_roles: tuple[tuple[Role, str], ...] = (
             ("triage", org.member_read_role_name),
             ("act", org.member_act_role_name),
+            ("rotation", org.member_rotation_role_name),
         )
         for role, name in member_roles:
             central = f"arn:{Aws.PARTITION}:iam::{config.account}:role/{home_role_name(role, config)}"

@@ -37,6 +37,7 @@ from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.policy import Scope, deny_statements
 from infra.queue_target import SourceBoundQueue
+from infra.rotation import ROTATION_BATCH_SIZE, ROTATION_BATCH_WINDOW_SECONDS, rotation_rules
 from infra.scopes import member_role_scopes, workload_scopes
 
 INGEST_TIMEOUT = Duration.seconds(60)
@@ -47,7 +48,15 @@ MAX_RECEIVES = 5  # then the redrive policy moves a message to its DLQ
 CENTRAL_BUS_NAME = "credfix-central"
 # From measured peak RSS (bench/, docs/performance.md: ingest 79 MB on a storm, triage 132,
 # act 109, verify 70) with headroom; ingest a little more, as Lambda CPU grows with memory.
-MEMORY_MB = {"ingest": 256, "triage": 256, "act": 256, "verify": 128, "sweep": 256, "logs": 256}
+MEMORY_MB = {
+    "ingest": 256,
+    "triage": 256,
+    "act": 256,
+    "verify": 128,
+    "sweep": 256,
+    "logs": 256,
+    "rotation": 256,
+}
 SWEEP_EVERY = Duration.minutes(5)
 SWEEP_TIMEOUT = Duration.seconds(300)  # a scan of the incidents table, a few messages
 # Fixed names: the key's grant to EventBridge is bound to these queues by ARN (_key_grants).
@@ -55,6 +64,8 @@ EVENTS_QUEUE_NAME = "credfix-events"
 EVENTS_DLQ_NAME = "credfix-events-dlq"
 LOG_EVENTS_QUEUE_NAME = "credfix-log-events"  # relayed runtime-log lines (log_signal)
 LOG_EVENTS_DLQ_NAME = "credfix-log-events-dlq"
+ROTATION_QUEUE_NAME = "credfix-rotation"
+ROTATION_DLQ_NAME = "credfix-rotation-dlq"
 
 
 def error_codes(config: CredfixConfig) -> tuple[str, ...]:
@@ -98,6 +109,14 @@ class HomeStack(Stack):
         self.verify_queue = self._queue(
             "VerifyQueue", visibility_timeout=self._visibility(), dlq=self.verify_dlq
         )
+        # The rotation watch (infra/rotation.py): Secrets Manager events of rotations.
+        self.rotation_dlq = self._queue("RotationDlq", retention=Duration.days(14), name=ROTATION_DLQ_NAME)
+        self.rotation_queue = self._queue(
+            "RotationQueue",
+            visibility_timeout=self._visibility(),
+            dlq=self.rotation_dlq,
+            name=ROTATION_QUEUE_NAME,
+        )
 
         self.table = dynamodb.TableV2(
             self,
@@ -139,6 +158,10 @@ class HomeStack(Stack):
         self.rule.add_target(
             SourceBoundQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
+        for rule in rotation_rules(self, "RotationWatch"):
+            rule.add_target(
+                SourceBoundQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+            )
         self.central_bus: events.EventBus | None = None
         if config.org.enabled:
             self._central_bus()
@@ -164,6 +187,13 @@ class HomeStack(Stack):
             )
         )
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
+        self.rotation = self._step(
+            "rotation",
+            self.rotation_queue,
+            memory_size=MEMORY_MB["rotation"],
+            batch_size=ROTATION_BATCH_SIZE,
+            batching_window=Duration.seconds(ROTATION_BATCH_WINDOW_SECONDS),
+        )
         self.sweep = self._sweep()
         self.log_signal = self._log_signal() if config.log_signal.enabled else None
         log_signal = self.log_signal
@@ -178,6 +208,7 @@ class HomeStack(Stack):
                 "act": self.act,
                 "verify": self.verify,
                 "sweep": self.sweep,
+                "rotation": self.rotation,
             }
             | ({"logs": log_signal.intake} if log_signal else {}),
             stuck_after=Duration.minutes(config.stuck_alarm_minutes),
@@ -188,6 +219,7 @@ class HomeStack(Stack):
                 "act": self.act_dlq,
                 "act-bulk": self.act_bulk_dlq,
                 "verify": self.verify_dlq,
+                "rotation": self.rotation_dlq,
             }
             | (log_signal.dead_letter_queues if log_signal else {}),
         )
@@ -224,6 +256,7 @@ class HomeStack(Stack):
             "CREDFIX_ACT_BULK_QUEUE_URL": self.act_bulk_queue.queue_url,
             "CREDFIX_VERIFY_QUEUE_URL": self.verify_queue.queue_url,
             "CREDFIX_EVENTS_DLQ_URL": self.events_dlq.queue_url,
+            "CREDFIX_ROTATION_DLQ_URL": self.rotation_dlq.queue_url,
             "CREDFIX_TOPIC_ARN": self.alerts_topic.topic_arn,
             "CREDFIX_CHAT_TOPIC_ARN": self.chat_topic.topic_arn if self.chat_topic else "",
             "CREDFIX_DOCS_BASE_URL": c.docs_base_url,
@@ -249,6 +282,7 @@ class HomeStack(Stack):
             "CREDFIX_MAX_REANNOUNCEMENTS": str(c.max_reannouncements),
             "CREDFIX_MEMBER_READ_ROLE_NAME": c.org.member_read_role_name if c.org.enabled else "",
             "CREDFIX_MEMBER_ACT_ROLE_NAME": c.org.member_act_role_name if c.org.enabled else "",
+            "CREDFIX_MEMBER_ROTATION_ROLE_NAME": c.org.member_rotation_role_name if c.org.enabled else "",
         }
 
     def home_resources(self) -> dict[str, str]:
@@ -262,6 +296,7 @@ class HomeStack(Stack):
             "act-queue": self.act_queue.queue_arn,
             "act-bulk-queue": self.act_bulk_queue.queue_arn,
             "verify-queue": self.verify_queue.queue_arn,
+            "rotation-dlq": self.rotation_dlq.queue_arn,
             "alerts-topic": self.alerts_topic.topic_arn,
             "alerts-topic-key": self.key.key_arn,
             "kill-switch-parameter": self.kill_switch.parameter_arn,
@@ -282,7 +317,8 @@ class HomeStack(Stack):
     def _key_grants(self) -> None:
         """The service principals that use credfix's key, each bound to what it serves.
 
-        EventBridge delivers to the events queue (and its dead-letter queue). A key policy
+        EventBridge delivers to the events queue and the rotation queue (and their dead-letter
+        queues). A key policy
         cannot bind EventBridge's deliveries with aws:SourceArn/aws:SourceAccount (AWS says
         these are not supported for EventBridge to an encrypted target, and delivery then
         fails); SQS puts the queue's ARN in the encryption context of every data key it asks
@@ -290,7 +326,7 @@ class HomeStack(Stack):
         queues have fixed names for it: an ARN read from the queues would make the key depend
         on the queues that depend on it. CloudWatch alarms publish to the operations topic:
         bound to alarms of this account."""
-        names = [EVENTS_QUEUE_NAME, EVENTS_DLQ_NAME]
+        names = [EVENTS_QUEUE_NAME, EVENTS_DLQ_NAME, ROTATION_QUEUE_NAME, ROTATION_DLQ_NAME]
         if self.config.log_signal.enabled:  # relayed runtime-log lines come through EventBridge too
             names += [LOG_EVENTS_QUEUE_NAME, LOG_EVENTS_DLQ_NAME]
         own_queues = [f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:{Aws.ACCOUNT_ID}:{name}" for name in names]
@@ -401,7 +437,14 @@ class HomeStack(Stack):
         return HomeLogSignal(intake, queue, {"logs": direct_dlq, "log-events": relayed_dlq})
 
     def _step(
-        self, role: Any, queue: sqs.Queue, *, memory_size: int, reserved_concurrency: int | None = None
+        self,
+        role: Any,
+        queue: sqs.Queue,
+        *,
+        memory_size: int,
+        reserved_concurrency: int | None = None,
+        batch_size: int = 10,
+        batching_window: Duration | None = None,
     ) -> lambda_.Function:
         org = self.config.org.enabled
         fn = self.functions.function(
@@ -416,7 +459,13 @@ class HomeStack(Stack):
             exclude_kinds=frozenset() if org else frozenset({"member-roles"}),
         )
         fn.add_event_source(
-            sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2)
+            sources.SqsEventSource(
+                queue,
+                batch_size=batch_size,
+                max_batching_window=batching_window,
+                report_batch_item_failures=True,
+                max_concurrency=2,
+            )
         )
         return fn
 
@@ -513,6 +562,10 @@ class HomeStack(Stack):
         rule.add_target(
             SourceBoundQueue(self.events_queue, dead_letter_queue=self.events_dlq, retry_attempts=10)
         )
+        for rotation_rule in rotation_rules(self, "OrganisationRotationWatch", event_bus=bus):
+            rotation_rule.add_target(
+                SourceBoundQueue(self.rotation_queue, dead_letter_queue=self.rotation_dlq, retry_attempts=10)
+            )
         self.central_bus = bus
         CfnOutput(self, "CentralBusArn", value=bus.event_bus_arn)
 

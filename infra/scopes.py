@@ -15,7 +15,11 @@ def deployment(config: CredfixConfig) -> Deployment:
         untagged_watch_prefixes=config.untagged_watch_prefixes,
         ssm_command=bool(config.ssm_command),
         organization_id=config.org.organization_id,
-        member_role_names=(config.org.member_read_role_name, config.org.member_act_role_name),
+        member_role_names=(
+            config.org.member_read_role_name,
+            config.org.member_act_role_name,
+            config.org.member_rotation_role_name,
+        ),
     )
 
 

@@ -44,6 +44,7 @@ class Settings(BaseModel):
     # Opt-in: a second topic whose messages are Amazon Q Developer custom notifications (chat).
     chat_topic_arn: str = Field("", alias="CREDFIX_CHAT_TOPIC_ARN")
     docs_base_url: str = Field(DEFAULT_DOCS_BASE_URL, alias="CREDFIX_DOCS_BASE_URL")
+    rotation_dlq_url: str = Field("", alias="CREDFIX_ROTATION_DLQ_URL")  # refused rotation events
 
     # Detection and ingest.
     reopen_after_seconds: int = Field(3600, ge=0, alias="CREDFIX_REOPEN_AFTER_SECONDS")
@@ -76,6 +77,7 @@ class Settings(BaseModel):
     # Organisation mode: roles in member accounts (empty = single account).
     member_read_role_name: str = Field("", alias="CREDFIX_MEMBER_READ_ROLE_NAME")
     member_act_role_name: str = Field("", alias="CREDFIX_MEMBER_ACT_ROLE_NAME")
+    member_rotation_role_name: str = Field("", alias="CREDFIX_MEMBER_ROTATION_ROLE_NAME")
 
     # The sweep: incidents open without a verdict past this are announced to triage again.
     reannounce_after_seconds: int = Field(1800, ge=60, alias="CREDFIX_REANNOUNCE_AFTER_SECONDS")

@@ -14,13 +14,13 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 NAMESPACE = "credfix"
 
 
-def count_by(name: str, *, service: str, dimension: str, value: str) -> None:
+def count_by(name: str, *, service: str, dimension: str, value: str, count: int = 1) -> None:
     if is_metrics_disabled():
         return
     with single_metric(
         name=name,
         unit=MetricUnit.Count,
-        value=1,
+        value=count,
         namespace=NAMESPACE,
         default_dimensions={"service": service},
     ) as metric:

@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 
 # "operator": the people clearing blocks, resetting the breaker and muting keys (`credfix
 # permissions --role operator`); never a Lambda.
-Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "sweep", "cli", "operator"]
+Role = Literal["ingest", "logs", "relay", "triage", "act", "verify", "sweep", "cli", "operator", "rotation"]
 F = TypeVar("F", bound=Callable[..., object])
 
 

@@ -35,7 +35,7 @@ PSEUDO_PARAMETERS = ("AWS::Partition", "AWS::AccountId", "AWS::Region")
 WATCH_TAG = "credfix:watch"
 
 # Each Lambda's function (placeholders for the CLI, the functions' ARNs in the stack).
-FUNCTION_ROLES: tuple[Role, ...] = ("ingest", "triage", "act", "verify", "sweep")
+FUNCTION_ROLES: tuple[Role, ...] = ("ingest", "triage", "act", "verify", "sweep", "rotation")
 # Kinds that exist only in the home account, created by the home stack: never granted by a
 # member account's role.
 HOME_KINDS = (
@@ -46,6 +46,7 @@ HOME_KINDS = (
     "act-queue",
     "act-bulk-queue",
     "verify-queue",
+    "rotation-dlq",
     "alerts-topic",
     "alerts-topic-key",
     "kill-switch-parameter",

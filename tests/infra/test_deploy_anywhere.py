@@ -12,6 +12,7 @@ from cfnlint.api import ManualArgs, lint
 
 from infra.config import ConfigError, load
 from infra.detection import ALL_MANAGEMENT_EVENTS
+from infra.rotation import rotation_patterns
 from tests.infra.conftest import resources
 
 pytestmark = pytest.mark.infra
@@ -79,8 +80,21 @@ def test_cdk_json_context_is_valid() -> None:
 
 
 def _rule(template: dict[str, Any]) -> dict[str, Any]:
-    (rule,) = [r for r in resources(template, "AWS::Events::Rule").values()]
+    """The credential-failure rule (the others are the rotation watch's)."""
+    (rule,) = [
+        r
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
+    ]
     return dict(rule["Properties"])
+
+
+def _rotation_rules(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        dict(r["Properties"])
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"].get("Description", "").endswith("(rotation watch)")
+    ]
 
 
 def test_forwarder_per_region_with_the_same_rule_and_state(org_templates: dict[str, Any]) -> None:
@@ -94,9 +108,15 @@ def test_forwarder_per_region_with_the_same_rule_and_state(org_templates: dict[s
     home_rule = next(
         r
         for r in resources(org_templates["credfix-home"], "AWS::Events::Rule").values()
-        if "EventBusName" not in r["Properties"]
+        if "EventBusName" not in r["Properties"] and r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
     )["Properties"]
+    patterns = sorted(json.dumps(p, sort_keys=True) for p in rotation_patterns().values())
     for name in forwarders:
+        rotation = _rotation_rules(org_templates[name])
+        assert sorted(json.dumps(r["EventPattern"], sort_keys=True) for r in rotation) == patterns
+        for forwarded in rotation:
+            assert "event-bus/default" in json.dumps(forwarded["Targets"][0]["Arn"])
+            assert "DeadLetterConfig" in forwarded["Targets"][0]
         rule = _rule(org_templates[name])
         assert rule["State"] == ALL_MANAGEMENT_EVENTS
         assert rule["EventPattern"] == home_rule["EventPattern"]
@@ -122,6 +142,11 @@ def test_central_bus_accepts_only_the_organisation(org_templates: dict[str, Any]
     member_rule = _rule(org_templates["credfix-member-forwarder"])
     assert member_rule["State"] == ALL_MANAGEMENT_EVENTS
     assert "credfix-central" in json.dumps(member_rule["Targets"][0]["Arn"])
+    member_rotation = _rotation_rules(org_templates["credfix-member-forwarder"])
+    assert len(member_rotation) == len(rotation_patterns())
+    assert all("credfix-central" in json.dumps(r["Targets"][0]["Arn"]) for r in member_rotation)
+    central_rotation = [r for r in _rotation_rules(home) if "EventBusName" in r]
+    assert len(central_rotation) == len(rotation_patterns())
 
 
 def test_member_roles_trust_only_the_central_lambdas_and_hold_no_iam_write(
@@ -132,6 +157,7 @@ def test_member_roles_trust_only_the_central_lambdas_and_hold_no_iam_write(
     assert {r["Properties"]["RoleName"] for r in roles.values()} == {
         "credfix-member-read",
         "credfix-member-act",
+        "credfix-member-rotation",
     }
     for role in roles.values():
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -155,7 +181,7 @@ def test_home_lambdas_may_assume_member_roles_in_org_mode_only(org_templates: di
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if "sts:AssumeRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
-    assert len(assume) == 2  # triage and act
+    assert len(assume) == 3  # triage, act and rotation
     assert all(s["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-abcd123456"}} for s in assume)
 
 

@@ -13,6 +13,7 @@ from credfix.models.cloudtrail import CREDENTIAL_ERRORS
 from credfix.registry import policy_for
 from infra.app import build_app
 from infra.detection import ALL_MANAGEMENT_EVENTS
+from infra.rotation import ROTATION_RULE_DESCRIPTION, rotation_patterns
 from tests.infra.conftest import resources
 
 pytestmark = pytest.mark.infra
@@ -64,8 +65,11 @@ def role_actions(template: dict[str, Any], role: str) -> set[str]:
 
 def test_detection_rule_pattern_and_state(home_template: assertions.Template) -> None:
     rules = resources(home_template, "AWS::Events::Rule")
-    assert len(rules) == 2  # the detection rule and the sweep's schedule
-    (props,) = [r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"]]
+    # the detection rule, the sweep's schedule, the rotation watch's rules
+    assert len(rules) == 2 + len(rotation_patterns())
+    (props,) = [
+        r["Properties"] for r in rules.values() if r["Properties"].get("State") == ALL_MANAGEMENT_EVENTS
+    ]
     assert props["State"] == ALL_MANAGEMENT_EVENTS
     assert props["EventPattern"] == {
         "detail-type": ["AWS API Call via CloudTrail"],
@@ -74,6 +78,38 @@ def test_detection_rule_pattern_and_state(home_template: assertions.Template) ->
     assert "EventBusName" not in props  # the default bus, where CloudTrail delivers
     target = props["Targets"][0]
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 10
+
+
+def test_rotation_rules_route_secrets_manager_events_to_the_rotation_queue(
+    home_template: assertions.Template,
+) -> None:
+    rules = [
+        r["Properties"]
+        for r in resources(home_template, "AWS::Events::Rule").values()
+        if r["Properties"].get("Description") == ROTATION_RULE_DESCRIPTION
+    ]
+    assert sorted(json_of(r["EventPattern"]) for r in rules) == sorted(
+        json_of(p) for p in rotation_patterns().values()
+    )
+    for rule in rules:
+        assert rule["State"] == "ENABLED"  # write and service events need no more
+        assert "EventBusName" not in rule
+        (target,) = rule["Targets"]
+        assert "RotationQueue" in json_of(target["Arn"]) and "DeadLetterConfig" in target
+    home_template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 5,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+
+
+def json_of(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
 
 
 def test_expired_token_is_opt_in_through_context() -> None:
@@ -86,7 +122,9 @@ def test_expired_token_is_opt_in_through_context() -> None:
 
 def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: assertions.Template) -> None:
     queues = resources(home_template, "AWS::SQS::Queue")
-    assert len(queues) == 12  # events, work, bulk (triage's second lane), act, act bulk, verify + DLQs
+    assert (
+        len(queues) == 14
+    )  # events, work, bulk (triage's second lane), act, act bulk, verify, rotation + DLQs
     for logical_id, queue in queues.items():
         props = queue["Properties"]
         assert "KmsMasterKeyId" in props, logical_id
@@ -101,7 +139,7 @@ def test_every_queue_is_kms_encrypted_tls_only_and_redriven(home_template: asser
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(denies) == 12
+    assert len(denies) == 14
 
 
 def test_topics_are_encrypted_and_tls_only(home_template: assertions.Template) -> None:
@@ -128,7 +166,7 @@ def test_ingest_reads_large_batches_with_partial_failures(home_template: asserti
         },
     )
     mappings = resources(home_template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 6  # one per step, and the bulk lanes of triage and act
+    assert len(mappings) == 7  # one per step, and the bulk lanes of triage and act
     assert all(
         m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values()
     )
@@ -154,18 +192,18 @@ def test_incidents_table_settings(home_template: assertions.Template) -> None:
 
 def test_lambda_runtime_is_the_newest_python(home_template: assertions.Template) -> None:
     fns = resources(home_template, "AWS::Lambda::Function")
-    assert len(fns) == 5
+    assert len(fns) == 6
     assert {f["Properties"]["Runtime"] for f in fns.values()} == {"python3.14"}
     assert {f["Properties"]["Architectures"][0] for f in fns.values()} == {"arm64"}
     assert {f["Properties"]["Handler"] for f in fns.values()} == {
-        f"credfix.handlers.{r}.handler" for r in ("ingest", "triage", "act", "verify", "sweep")
+        f"credfix.handlers.{r}.handler" for r in ("ingest", "triage", "act", "verify", "sweep", "rotation")
     }
     # credfix's own functions opt out of remediation
     for fn in fns.values():
         assert {"Key": "credfix:remediate", "Value": "false"} in fn["Properties"]["Tags"]
 
 
-@pytest.mark.parametrize("role", ["ingest", "triage", "act", "verify", "sweep"])
+@pytest.mark.parametrize("role", ["ingest", "triage", "act", "verify", "sweep", "rotation"])
 def test_each_policy_is_exactly_what_the_code_declares(
     single_account_templates: dict[str, Any], role: str
 ) -> None:
@@ -190,7 +228,7 @@ def test_only_act_may_change_workloads(single_account_templates: dict[str, Any])
         "ssm:SendCommand",
         "secretsmanager:RotateSecret",
     )
-    for role in ("ingest", "triage", "verify", "sweep"):
+    for role in ("ingest", "triage", "verify", "sweep", "rotation"):
         assert not role_actions(single_account_templates["credfix-home"], role) & set(writes), role
 
 
@@ -242,7 +280,7 @@ def test_alarms_and_dashboard(home_template: assertions.Template) -> None:
         "BreakerOpen",
     } <= names
     # DLQs, errors+throttles per function, escalations, breaker, an incident stuck open
-    assert len(alarms) == 6 + 5 * 2 + 2 + 1
+    assert len(alarms) == 7 + 6 * 2 + 2 + 1
     (stuck,) = [
         a for a in alarms.values() if a["Properties"].get("MetricName") == "OldestOpenIncidentAgeSeconds"
     ]

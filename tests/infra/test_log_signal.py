@@ -83,7 +83,7 @@ def test_the_home_policy_sends_candidate_lines_to_the_intake_and_never_credfixs_
     assert "RoleArn" not in document  # a same-account Lambda needs no role to pass
     criteria = _flat(props["SelectionCriteria"])
     groups = [k for k in resources(home, "AWS::Logs::LogGroup")]
-    assert len(groups) == 6  # ingest, triage, act, verify, sweep, and the intake's own
+    assert len(groups) == 7  # ingest, triage, act, verify, rotation, sweep, and the intake's own
     assert (
         criteria
         == "LogGroupName NOT IN ["

@@ -96,7 +96,7 @@ def test_every_verb_takes_format(capsys: pytest.CaptureFixture[str]) -> None:
 
     parser = build_parser()
     for verb in _verbs():
-        sub = parser._subparsers._group_actions[0].choices[verb]  # type: ignore[union-attr]
+        sub = parser._subparsers._group_actions[0].choices[verb.replace("_", "-")]  # type: ignore[union-attr]
         options = {o for a in sub._actions for o in a.option_strings}
         nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
         for action in nested:  # verbs with sub-verbs (incidents list/show, breaker reset)

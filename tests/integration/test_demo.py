@@ -23,7 +23,9 @@ def test_demo_runs_end_to_end() -> None:
     out = result.stdout
     assert "InvalidClientTokenId" in out
     assert "verdict: stale-consumer" in out and "verdict: wrong-credential-source" in out
-    assert "ecs-force-new-deployment → executed" in out
+    assert "verdict: rotation-drift" in out and "ecs-force-new-deployment → executed" in out
+    assert "SAFE to deactivate" in out and "failed calls so far: 0" in out  # before anything failed
+    assert "ec2-recycle-instance → executed" in out  # the undeclared straggler, caught reactively
     assert "verification: verified" in out and "RESOLVED stale-consumer" in out
     assert "Demo finished" in out
     assert "Traceback" not in out + result.stderr

@@ -89,7 +89,7 @@ def test_secret_consumer_found_without_an_ip_match(aws_env: LocalAws) -> None:
     )
     [task] = build.ecs_service(net, "prod", "api", consumer)
     build.ecs_service(net, "prod", "billing", other)
-    rotated_at = datetime.now(UTC) - timedelta(hours=1)
+    rotated_at = datetime.now(UTC)  # after the task started: it holds the previous version
 
     result = locate_workloads(
         build.incident(("10.200.0.9", FARGATE_UA)),  # no interface holds this IP
@@ -107,6 +107,7 @@ def test_secret_consumer_found_without_an_ip_match(aws_env: LocalAws) -> None:
     assert stale.id == task["taskArn"] and stale.parent == services[0].id
     assert stale.confidence == "medium"
     assert not any("start time unknown" in e for e in stale.evidence)  # not evidence (issue 20)
+    assert any("before the rotation" in e for e in stale.evidence)  # startedAt, as AWS reports it
     assert all(w.confidence != "high" for w in result.workloads)
 
 

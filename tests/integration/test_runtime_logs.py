@@ -117,14 +117,14 @@ def task_stream(task: dict[str, Any], container: str = "app") -> str:
 def test_a_stale_task_found_by_its_own_log_lines_alone_gets_a_new_deployment(flow: Flow) -> None:
     """stale-consumer, with no CloudTrail record at all: the Go SDK v2's error line in the task's
     awslogs stream; the task definition reads the watched secret; its AWSCURRENT key is Active,
-    so the failing task holds the version before it (moto records no task start time)."""
+    so the failing task, started before the rotation, holds the version before it."""
     old, new = user_keys("orders-bot", 2)
     secret = watched_secret("prod/orders-api/aws", old)
-    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=key_value(new))
-    delete("orders-bot", old)
     net = build.network()
     definition = build.task_definition("orders-api", secret_value_from=f"{secret}:AccessKeyId::")
     (task,) = build.ecs_service(net, "prod", "orders-api", definition)
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=key_value(new))
+    delete("orders-bot", old)
     before = primary_deployment("prod", "orders-api")
     go_line = next(s for s in SDK_LINES if s.sdk == "go-sdk-v2").line
     stream = task_stream(task)
@@ -153,6 +153,27 @@ def test_a_stale_task_found_by_its_own_log_lines_alone_gets_a_new_deployment(flo
     (alert,) = flow.alerts()
     assert alert["kind"] == "remediated" and alert["incident"]["verdict"] == "stale-consumer"
     assert any(e["check"] == "key from the workload's configuration" for e in alert["incident"]["evidence"])
+
+    # Day two: people find the workload's incident as they find a key's.
+    listed = operator_json("incidents", "list", "--table", flow.pipeline.names.table)
+    assert [(i["incident_id"], i["verdict"]) for i in listed["incidents"]] == [
+        (incident.incident_id, "stale-consumer")
+    ]
+    for which in (incident.workload_key or "", incident.incident_id):
+        shown = operator_json("incidents", "show", which, "--table", flow.pipeline.names.table)
+        assert shown["incident"]["incident_id"] == incident.incident_id, which
+
+
+def operator_json(*args: str) -> Any:
+    import contextlib
+    import io
+
+    from credfix.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*args, "--format", "json"]) == 0
+    return json.loads(out.getvalue())
 
 
 # --- Every SDK, in ECS, Lambda and CodeBuild log groups -----------------------------------

@@ -334,6 +334,59 @@ def sample(verdict: str) -> tuple[Incident, str]:
                 )
             ],
         ), "diagnosed"
+    if verdict == "rotation-drift":
+        return base(
+            verdict,
+            status="acted",
+            key_status="Active",
+            severity="low",
+            event_count=0,
+            first_seen=T0,
+            last_seen=T0,
+            opened_at=at(0.5),
+            error_codes=[],
+            event_sources=[],
+            sources=[],
+            workloads=[
+                Workload(
+                    type="ecs-service",
+                    id=SERVICE,
+                    confidence="high",
+                    cluster=CLUSTER,
+                    region="us-east-1",
+                    account=ACCOUNT,
+                    evidence=[
+                        "task definition orders-api:7 container app reads the secret into AWS_CREDENTIALS",
+                        "1 of 1 running task(s) started before the rotation at 2026-11-03T11:02:00Z",
+                    ],
+                )
+            ],
+            evidence=[
+                Evidence(
+                    check="secretsmanager: watched secret prod/orders/aws",
+                    found=f"AWSCURRENT is version a87ac6da (keys AKIA…Q7XZ) since 2026-11-03T11:02:00Z; "
+                    f"AWSPREVIOUS version 1b2c3d4e holds {redact(KEY)}",
+                ),
+                Evidence(
+                    check=f"iam:GetAccessKeyLastUsed {redact(KEY)}",
+                    found="Active; last used 2026-11-03T10:58:00Z (sts in us-east-1), before the rotation",
+                ),
+            ],
+            actions=[
+                Action(
+                    type="ecs-force-new-deployment",
+                    target=SERVICE,
+                    status="executed",
+                    reason="a new deployment replaces the service's tasks, which load credentials afresh",
+                    at=at(0.6),
+                )
+            ],
+            timeline=[
+                TimelineEntry(
+                    at=T0, what="secret prod/orders/aws rotated: AWSCURRENT moved to version a87ac6da"
+                )
+            ],
+        ), "remediated"
     raise AssertionError(verdict)
 
 
@@ -367,6 +420,8 @@ def test_golden_first_ten_lines_hold_the_five_facts_and_the_verdict_page(verdict
     lines = (GOLDEN / f"{verdict}.txt").read_text(encoding="utf-8").splitlines()[:10]
     for label in FIVE_FACTS:
         assert sum(line.startswith(label) for line in lines) == 1, (verdict, label)
+        (fact,) = [line for line in lines if line.startswith(label)]
+        assert fact.removeprefix(label).strip(), (verdict, label, "says nothing")
     (guide,) = [line for line in lines if line.startswith("Guide:")]
     assert guide.endswith(f"/docs/verdicts/{verdict}.md") and "https://" in guide
     assert verdict in lines[0]
@@ -450,6 +505,7 @@ def test_email_text_has_every_part(verdict: str) -> None:
     incident, kind = sample(verdict)
     text = email_text(incident, kind)
     lines = text.splitlines()
+    rotation = verdict == "rotation-drift"  # nothing failed: what rotated instead
     present = {"WORKLOADS": bool(incident.workloads), "ACTIONS": bool(incident.actions)}
     for section in SECTIONS:
         if present.get(section, True):
@@ -463,7 +519,8 @@ def test_email_text_has_every_part(verdict: str) -> None:
     assert incident.access_key_id not in text  # only the redacted form
     assert redact(incident.access_key_id) in text
     assert any(line.startswith("  Avoid: ") for line in lines)
-    assert "sts get-caller-identity" in text
+    assert "sts get-caller-identity" in text or rotation  # rotation-drift: `credfix rotation-check`
+    assert "credfix rotation-check" in text or not rotation
     assert incident.first_seen.strftime("%Y-%m-%d %H:%M:%S UTC") in text
     assert all(len(line) <= MAX_LINE for line in lines)
 

@@ -168,3 +168,4 @@ class AccountRouter:
 # The calls MemberAccounts makes, declared for the roles that use it in organisation mode.
 declare("triage", "sts:AssumeRole", on="member-roles")
 declare("act", "sts:AssumeRole", on="member-roles")
+declare("rotation", "sts:AssumeRole", on="member-roles")

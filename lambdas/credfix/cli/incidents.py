@@ -99,10 +99,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 def find_item(op: Operator, which: str) -> dict[str, Any] | None:
     """The item of an incident: the key's current one, or by ID (archived, or current)."""
+    from credfix.core.operations import CURRENT_INCIDENTS
     from credfix.keys import is_access_key_id
 
     if is_access_key_id(which):
         return op.store.get(f"key#{which}")
+    if which.startswith("arn:"):  # a workload's runtime-log incident
+        return op.store.get(f"workload#{which}")
     archived = op.store.get(f"incident#{which}")
     if archived:
         return archived
@@ -110,7 +113,7 @@ def find_item(op: Operator, which: str) -> dict[str, Any] | None:
         (
             i
             for i in op.store.scan()
-            if str(i.get("pk", "")).startswith("key#") and i.get("incident_id") == which
+            if str(i.get("pk", "")).startswith(CURRENT_INCIDENTS) and i.get("incident_id") == which
         ),
         None,
     )

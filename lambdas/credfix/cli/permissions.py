@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # credfix.scopes loads the actions (the Lambda extra): import
     from credfix.scopes import Deployment
 
 ROLES: dict[str, str] = {
-    "cli": "the CLI verbs: diagnose, remediate in observe mode, doctor, preflight, redrive",
+    "cli": "the CLI verbs: diagnose, remediate in observe mode, doctor, preflight, redrive, "
+    "rotation-check, sweep in observe mode",
     "act": "the only role that changes workloads: add it for `remediate --mode enforce`",
     "triage": "the triage Lambda: read-only lookups of keys, secrets and workloads",
     "ingest": "the ingest Lambda: the incidents table and the queues to triage",
@@ -35,6 +36,7 @@ ROLES: dict[str, str] = {
     "logs": "the runtime-log intake (log_signal): counts log lines into the incidents table",
     "relay": "a runtime-log relay (log_signal, other regions and member accounts): its default bus",
     "operator": "the day-two verbs: incidents, targets, unblock, breaker, mute",
+    "rotation": "the rotation Lambda: watched secrets, their consumers, the old key's use; the act queue",
 }
 assert set(ROLES) == set(get_args(Role)), "every role needs a line of --help"
 
@@ -50,7 +52,7 @@ def _roles(text: str) -> list[Role]:
 
 
 def register(subparsers: Any) -> None:
-    roles = "\n".join(f"  {name:<7} {what}" for name, what in ROLES.items())
+    roles = "\n".join(f"  {name:<8} {what}" for name, what in ROLES.items())
     parser = subparsers.add_parser(
         "permissions",
         help="print the IAM policy credfix roles need, as the stack deploys it",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,11 @@ from credfix.cli.inputs import add_input_arguments
 from credfix.cli.output import Progress, add_format_argument, emit, fail
 
 if TYPE_CHECKING:
+    from credfix.adapters.actions.ssm import KillSwitch
     from credfix.adapters.aws import ClientFactory
-    from credfix.core.remediate import Alerter
+    from credfix.config import Settings
+    from credfix.core.remediate import Alerter, GuardrailStore
+    from credfix.models.incident import Incident
 
 
 def register(subparsers: Any) -> None:
@@ -54,42 +58,54 @@ def build_cli_alerter(topic_arn: str | None, client_for: ClientFactory, docs_bas
     return TopicAlerter(SnsTopic(client_for("sns"), topic_arn).publish, docs_base_url=docs_base_url)
 
 
-def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
+class GuardrailsUnavailable(Exception):
+    """The guardrail state (the --table) could not be read or written: exit 1."""
 
-    from credfix.adapters.actions.ssm import KillSwitch
-    from credfix.adapters.cli_clients import environment_clients
-    from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
-    from credfix.core.remediate import GuardrailStore, remediate, timeline_for
-    from credfix.errortext import error_text
 
-    done = diagnose(args, "remediate")
-    if isinstance(done, int):
-        return done
-    incidents, stats, settings = done
-    client_for = environment_clients()
-    try:
+@dataclass
+class Acting:
+    """What the act step needs in a CLI run, built once: the same guardrails as the act Lambda."""
+
+    client_for: ClientFactory
+    settings: Settings
+    store: GuardrailStore
+    kill_switch: KillSwitch | None
+    alerter: Alerter
+    verb: str
+
+    @classmethod
+    def build(
+        cls, args: argparse.Namespace, client_for: ClientFactory, settings: Settings, verb: str
+    ) -> Acting:
+        """Raises ValueError for a --topic-arn that is not a topic's ARN."""
+        from credfix.adapters.actions.ssm import KillSwitch
+        from credfix.adapters.stores.guardrails import DynamoGuardrailStore, MemoryGuardrailStore
+
         alerter = build_cli_alerter(args.topic_arn, client_for, settings.docs_base_url)
-    except ValueError as exc:
-        return fail("remediate", 2, str(exc))
-    store: GuardrailStore = (
-        DynamoGuardrailStore(client_for("dynamodb"), args.table) if args.table else MemoryGuardrailStore()
-    )
-    kill_switch = (
-        KillSwitch(client_for("ssm"), settings.kill_switch_parameter)
-        if settings.kill_switch_parameter
-        else None
-    )
-    acted_incidents = []
-    failed = False
-    progress = Progress("remediate")
-    for n, incident in enumerate(incidents, 1):
-        progress.update(f"incident {n} of {len(incidents)}")
+        store = (
+            DynamoGuardrailStore(client_for("dynamodb"), args.table) if args.table else MemoryGuardrailStore()
+        )
+        kill_switch = (
+            KillSwitch(client_for("ssm"), settings.kill_switch_parameter)
+            if settings.kill_switch_parameter
+            else None
+        )
+        return cls(client_for, settings, store, kill_switch, alerter, verb)
+
+    def act(self, incident: Incident) -> tuple[Incident, bool]:
+        """The incident with its actions, alerted; whether an action (or the alert) failed."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from credfix.core.remediate import remediate, timeline_for
+        from credfix.errortext import error_text
+
         now = datetime.now(UTC)
         try:
-            actions = remediate(incident, client_for, settings, store, kill_switch=kill_switch, now=now)
+            actions = remediate(
+                incident, self.client_for, self.settings, self.store, kill_switch=self.kill_switch, now=now
+            )
         except (ClientError, BotoCoreError) as exc:  # guardrail state unreachable (e.g. --table)
-            return fail("remediate", 1, f"guardrail state unavailable: {error_text(exc)}")
+            raise GuardrailsUnavailable(f"guardrail state unavailable: {error_text(exc)}") from exc
         acted = incident.model_copy(
             update={
                 "actions": actions,
@@ -97,14 +113,39 @@ def run(args: argparse.Namespace) -> int:
                 "timeline": incident.timeline + timeline_for(actions, now),
             }
         )
-        failed = failed or any(a.status == "failed" for a in actions)
+        failed = any(a.status == "failed" for a in actions)
         try:
-            alerter.incident_remediated(acted)
+            self.alerter.incident_remediated(acted)
         except (ClientError, BotoCoreError) as exc:
-            print(f"credfix remediate: alert not published: {error_text(exc)}", file=sys.stderr)
+            print(f"credfix {self.verb}: alert not published: {error_text(exc)}", file=sys.stderr)
             failed = True
-        acted_incidents.append(acted)
-    progress.done()
+        return acted, failed
+
+
+def run(args: argparse.Namespace) -> int:
+    from credfix.adapters.cli_clients import environment_clients
+
+    done = diagnose(args, "remediate")
+    if isinstance(done, int):
+        return done
+    incidents, stats, settings = done
+    try:
+        acting = Acting.build(args, environment_clients(), settings, "remediate")
+    except ValueError as exc:
+        return fail("remediate", 2, str(exc))
+    acted_incidents = []
+    failed = False
+    progress = Progress("remediate")
+    try:
+        for n, incident in enumerate(incidents, 1):
+            progress.update(f"incident {n} of {len(incidents)}")
+            acted, action_failed = acting.act(incident)
+            failed = failed or action_failed
+            acted_incidents.append(acted)
+    except GuardrailsUnavailable as exc:
+        return fail("remediate", 1, str(exc))
+    finally:
+        progress.done()
     document = report_document([i.document() for i in acted_incidents], stats)
     emit(args, document, report_text(acted_incidents, stats, "remediated", settings))
     return 3 if failed else 0

@@ -27,6 +27,8 @@ parents (task -> service, instance -> Auto Scaling group); a "vpc" source suppor
 running in that VPC, and only for the rotation-straggler verdicts. The user agent never
 attributes anything and never raises confidence. Pure functions: the lookups happen in
 credfix.core.locate.source_ip.
+
+The one exception is `rotation-drift` (credfix.core.rotation), marked ROTATION below.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from credfix.models.incident import Incident, Origin, SourceAttribution, Verdict
 # Verdicts a VPC-level attribution may act on: the key was rotated and the workload is a
 # consumer of the rotated secret found by configuration (DESIGN: rotation stragglers).
 STRAGGLER_VERDICTS: frozenset[Verdict] = frozenset({"stale-consumer", "stale-secret"})
+ROTATION_DRIFT: Verdict = "rotation-drift"
 NOT_ATTRIBUTED = "not attributed"  # every refusal reason starts with this
 
 # Ranges a VPC's private addresses come from (RFC 1918 and the 100.64/10 secondary CIDRs).
@@ -61,6 +64,8 @@ def address_kind(ip: str | None) -> str:
 
 
 def describe_source(a: SourceAttribution) -> str:
+    if a.scope == "rotation":
+        return "the account's rotation"
     if a.log and not a.ip:
         return f"log stream {a.log}"
     where = a.ip or "(no address)"
@@ -153,6 +158,14 @@ def supports(
     a: SourceAttribution, workload: Workload, verdict: Verdict | None, workloads: Sequence[Workload]
 ) -> str | None:
     """None when the attributed source `a` supports acting on `workload`, else why not."""
+    if a.scope == "rotation":  # ROTATION: see action_gate
+        if verdict != ROTATION_DRIFT:
+            return "a rotation's consumers found by configuration are attributed for rotation-drift only"
+        if workload.id in holder_family(a.holders, workloads) or (
+            workload.type == "ecs-task" and workload.parent in a.holders
+        ):
+            return None
+        return "it is not a consumer of the rotated secret found by configuration on the previous version"
     if a.scope == "workload":
         family = holder_family(a.holders, workloads)
         sibling = workload.type == "ecs-task" and workload.parent in family  # restarting it = its parent
@@ -183,6 +196,18 @@ def action_gate(incident: Incident, workload: Workload | None) -> str | None:
         return f"{NOT_ATTRIBUTED}: {whys}; no workload is changed"
     if workload is None:
         return f"{NOT_ATTRIBUTED}: no located workload to act on"
+    if incident.verdict == ROTATION_DRIFT:
+        # ROTATION. No failure started this incident: the account's own authenticated rotation of a
+        # watched secret did (an aws.secretsmanager event, checked for the account and the caller;
+        # versions and consumers read from the account, never from the event). So a consumer found
+        # by configuration counts as attributed, by the "rotation" entry that names it, for this
+        # verdict only. Several consumers hold the previous version at once, so each attributed
+        # entry stands on its own: one that supports the workload is enough (an address that used
+        # the old key successfully supports its holders, as above).
+        refusals = [supports(a, workload, incident.verdict, incident.workloads) for a in attributed]
+        if any(refusal is None for refusal in refusals):
+            return None
+        return f"{NOT_ATTRIBUTED}: {refusals[0]}"
     for a in attributed:
         why = supports(a, workload, incident.verdict, incident.workloads)
         if why:

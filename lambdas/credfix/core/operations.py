@@ -27,6 +27,8 @@ from credfix.models.operator import (
 )
 from credfix.timefmt import iso_z, parse_iso_z
 
+# The items that hold a current incident: per key, per workload (runtime logs), per rotation.
+CURRENT_INCIDENTS = ("key#", "workload#", "rotation#")
 RATE_WINDOW_SECONDS = 3600
 STORM_SOURCE_PREFIX = "src:"
 
@@ -197,13 +199,14 @@ def guardrail_view(
 def incidents(
     items: Iterable[dict[str, Any]], *, statuses: set[str] | None = None, since: datetime | None = None
 ) -> list[Incident]:
-    """The incidents among the items (current ones, `key#…`; archived ones, `incident#…`, when
-    the scan included them), newest first."""
+    """The incidents among the items (current ones, `key#…`, `workload#…` for runtime-log
+    incidents and `rotation#…` for the rotation watch's; archived ones, `incident#…`, when the
+    scan included them), newest first."""
     found = []
     cutoff = iso_z(since) if since else ""
     for item in items:
         pk = str(item.get("pk", ""))
-        if not pk.startswith(("key#", "incident#")) or "incident_id" not in item:
+        if not pk.startswith((*CURRENT_INCIDENTS, "incident#")) or "incident_id" not in item:
             continue
         if statuses and item.get("status") not in statuses:
             continue

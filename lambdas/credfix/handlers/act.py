@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from credfix.adapters.actions.ssm import KillSwitch
 from credfix.adapters.aws import AccountRouter, client
@@ -43,6 +43,8 @@ class IncidentTriaged(BaseModel):
     type: Literal["incident-triaged"]
     access_key_id: str
     incident_id: str
+    # A rotation incident's item (adapters/stores/rotation.py); other incidents live under their key.
+    item: str | None = Field(None, pattern=r"^rotation#arn:[^#]+#[^#]+$", max_length=2048)
 
 
 def _chat_failed(exc: Exception) -> None:
@@ -73,7 +75,7 @@ def record_handler(record: SQSRecord) -> None:
         outcome = act_on_incident(
             message.access_key_id,
             message.incident_id,
-            recorder=_recorder,
+            recorder=_recorder.at(message.item) if message.item else _recorder,
             client_for=client,
             settings=_cfg,
             route=_accounts.for_accounts if _cfg.member_act_role_name else None,
@@ -81,7 +83,7 @@ def record_handler(record: SQSRecord) -> None:
             kill_switch=_kill_switch,
             alerter=alerter,
             verify=_verify,
-            retry=_retry,
+            retry=_retry.at(message.item) if message.item else _retry,
             storms=_storms,
         )
     except IncidentSuperseded as exc:

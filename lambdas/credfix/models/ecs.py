@@ -46,6 +46,8 @@ class Task:
     started_at: datetime | None
     network_interface_ids: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
+    started_by: str | None = None  # a service's task: the ID of the deployment that started it
+    created_at: datetime | None = None
 
     @property
     def service_name(self) -> str | None:
@@ -55,9 +57,18 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    id: str
+    status: str | None  # PRIMARY, ACTIVE, INACTIVE
+    task_definition_arn: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Service:
     arn: str
     name: str
     cluster_arn: str
     task_definition_arns: tuple[str, ...]  # the primary one first, then other live deployments
     subnet_ids: tuple[str, ...] = ()
+    deployments: tuple[Deployment, ...] = ()

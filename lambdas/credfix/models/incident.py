@@ -23,6 +23,7 @@ Verdict = Literal[
     "key-deleted",
     "temporary-credentials",
     "unknown-key",
+    "rotation-drift",  # before any failure: a consumer still on the previous version of a rotated secret
 ]
 Severity = Literal["low", "medium", "high", "critical"]
 KeyStatus = Literal["Active", "Inactive", "deleted", "not-in-account", "temporary", "unknown"]
@@ -37,8 +38,10 @@ ActionStatus = Literal["executed", "planned", "pending", "skipped", "failed"]
 # "workload": a private address through the account's own VPC endpoint, held by a workload;
 # "vpc": an address of the account that only narrows to a VPC (NAT gateway, Elastic IP, a
 # private address through the account's endpoint that no interface holds any more);
-# "none": anything else (an outsider's address, a private address without the account's endpoint).
-AttributionScope = Literal["workload", "vpc", "none"]
+# "none": anything else (an outsider's address, a private address without the account's endpoint);
+# "rotation": no address: the account's own rotation of a watched secret, naming the consumers
+# found by configuration (rotation-drift only; credfix.core.attribution).
+AttributionScope = Literal["workload", "vpc", "none", "rotation"]
 Origin = Literal["account", "outside", "mixed", "unknown"]
 
 

@@ -12,6 +12,7 @@ class AutoScaling:
         self._asg = client
 
     @needs("triage", "autoscaling:DescribeAutoScalingInstances", on="*")
+    @needs("rotation", "autoscaling:DescribeAutoScalingInstances", on="*")
     @needs("cli", "autoscaling:DescribeAutoScalingInstances", on="*")
     def group_of(self, instance_id: str) -> str | None:
         resp = self._asg.describe_auto_scaling_instances(InstanceIds=[instance_id])

@@ -48,6 +48,7 @@ class Ec2:
         return [_eni(raw) for raw in resp.get("NetworkInterfaces", [])]
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("rotation", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_private_ip(self, ip: str, vpc_id: str | None = None) -> list[NetworkInterface]:
         """Interfaces holding `ip` as a primary or secondary private IPv4 address (EKS pod IPs
@@ -58,22 +59,26 @@ class Ec2:
         return self._interfaces(Filters=filters)
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("rotation", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_ipv6(self, ip: str) -> list[NetworkInterface]:
         return self._interfaces(Filters=[{"Name": "ipv6-addresses.ipv6-address", "Values": [ip]}])
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("rotation", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces_with_public_ip(self, ip: str) -> list[NetworkInterface]:
         """Auto-assigned public IPs and Elastic IPs alike (the `association.public-ip` filter)."""
         return self._interfaces(Filters=[{"Name": "association.public-ip", "Values": [ip]}])
 
     @needs("triage", "ec2:DescribeNetworkInterfaces", on="*")
+    @needs("rotation", "ec2:DescribeNetworkInterfaces", on="*")
     @needs("cli", "ec2:DescribeNetworkInterfaces", on="*")
     def interfaces(self, ids: list[str]) -> list[NetworkInterface]:
         return self._interfaces(NetworkInterfaceIds=ids) if ids else []
 
     @needs("triage", "ec2:DescribeAddresses", on="*")
+    @needs("rotation", "ec2:DescribeAddresses", on="*")
     @needs("cli", "ec2:DescribeAddresses", on="*")
     def elastic_ip(self, public_ip: str) -> ElasticIp | None:
         resp = self._ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [public_ip]}])
@@ -87,6 +92,7 @@ class Ec2:
         return None
 
     @needs("triage", "ec2:DescribeVpcEndpoints", on="*")
+    @needs("rotation", "ec2:DescribeVpcEndpoints", on="*")
     @needs("cli", "ec2:DescribeVpcEndpoints", on="*")
     def vpc_endpoint(self, endpoint_id: str) -> VpcEndpoint | None:
         """The account's VPC endpoint with this ID, or None when the account has none by that ID
@@ -112,6 +118,7 @@ class Ec2:
         return None
 
     @needs("triage", "ec2:DescribeNatGateways", on="*")
+    @needs("rotation", "ec2:DescribeNatGateways", on="*")
     @needs("cli", "ec2:DescribeNatGateways", on="*")
     def nat_gateways_in_subnet(self, subnet_id: str) -> list[NatGateway]:
         resp = self._ec2.describe_nat_gateways(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
@@ -141,6 +148,7 @@ class Ec2:
         return {raw["SubnetId"]: raw["VpcId"] for raw in resp.get("Subnets", []) if raw.get("VpcId")}
 
     @needs("triage", "ec2:DescribeInstances", on="*")
+    @needs("rotation", "ec2:DescribeInstances", on="*")
     @needs("cli", "ec2:DescribeInstances", on="*")
     def instances(self, ids: list[str]) -> list[Instance]:
         found: list[Instance] = []

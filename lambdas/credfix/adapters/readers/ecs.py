@@ -14,7 +14,7 @@ from typing import Any
 
 from credfix.adapters.readers.paging import capped, chunks
 from credfix.keys import has_key_id_shape
-from credfix.models.ecs import SecretRef, Service, StaticKey, Task, TaskDefinition
+from credfix.models.ecs import Deployment, SecretRef, Service, StaticKey, Task, TaskDefinition
 from credfix.models.paging import Page
 from credfix.permissions import needs
 
@@ -76,6 +76,8 @@ def _task(raw: dict[str, Any]) -> Task:
         started_at=raw.get("startedAt"),
         network_interface_ids=tuple(enis),
         subnet_ids=tuple(subnets),
+        started_by=raw.get("startedBy") or None,
+        created_at=raw.get("createdAt"),
     )
 
 
@@ -92,6 +94,16 @@ def _service(raw: dict[str, Any]) -> Service:
         cluster_arn=raw["clusterArn"],
         task_definition_arns=tuple(definitions),
         subnet_ids=tuple(vpc.get("subnets") or ()),
+        deployments=tuple(
+            Deployment(
+                id=str(d["id"]),
+                status=d.get("status"),
+                task_definition_arn=d.get("taskDefinition"),
+                created_at=d.get("createdAt"),
+            )
+            for d in raw.get("deployments") or []
+            if d.get("id")
+        ),
     )
 
 
@@ -100,11 +112,13 @@ class Ecs:
         self._ecs = client
 
     @needs("triage", "ecs:ListClusters", on="*")
+    @needs("rotation", "ecs:ListClusters", on="*")
     @needs("cli", "ecs:ListClusters", on="*")
     def cluster_arns(self, *, limit: int) -> Page[str]:
         return capped(self._ecs.get_paginator("list_clusters").paginate(), "clusterArns", limit)
 
     @needs("triage", "ecs:ListTasks", on="*")
+    @needs("rotation", "ecs:ListTasks", on="*")
     @needs("cli", "ecs:ListTasks", on="*")
     def running_task_arns(self, cluster: str, *, limit: int, service_name: str | None = None) -> Page[str]:
         kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": "RUNNING"}
@@ -113,6 +127,7 @@ class Ecs:
         return capped(self._ecs.get_paginator("list_tasks").paginate(**kwargs), "taskArns", limit)
 
     @needs("triage", "ecs:DescribeTasks", on="ecs-tasks")
+    @needs("rotation", "ecs:DescribeTasks", on="ecs-tasks")
     @needs("cli", "ecs:DescribeTasks", on="ecs-tasks")
     def tasks(self, cluster: str, arns: list[str]) -> list[Task]:
         found: list[Task] = []
@@ -123,6 +138,7 @@ class Ecs:
         return found
 
     @needs("triage", "ecs:ListServices", on="*")
+    @needs("rotation", "ecs:ListServices", on="*")
     @needs("cli", "ecs:ListServices", on="*")
     def service_arns(self, cluster: str, *, limit: int) -> Page[str]:
         return capped(
@@ -130,6 +146,7 @@ class Ecs:
         )
 
     @needs("triage", "ecs:DescribeServices", on="ecs-services")
+    @needs("rotation", "ecs:DescribeServices", on="ecs-services")
     @needs("cli", "ecs:DescribeServices", on="ecs-services")
     def services(self, cluster: str, arns: list[str]) -> list[Service]:
         found: list[Service] = []
@@ -139,6 +156,7 @@ class Ecs:
         return found
 
     @needs("triage", "ecs:DescribeTaskDefinition", on="*")
+    @needs("rotation", "ecs:DescribeTaskDefinition", on="*")
     @needs("cli", "ecs:DescribeTaskDefinition", on="*")
     def task_definition(self, arn: str) -> TaskDefinition:
         return _task_definition(self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])

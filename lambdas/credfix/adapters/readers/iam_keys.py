@@ -32,6 +32,7 @@ class IamKeys:
         return self._keys_of[user]
 
     @needs("triage", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", on="iam-users")
+    @needs("rotation", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", on="iam-users")
     @needs("cli", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", on="iam-users")
     def describe(self, access_key_id: str) -> KeyFacts | None:
         """The key's facts, or None when IAM has no record of it (deleted, or never issued here).

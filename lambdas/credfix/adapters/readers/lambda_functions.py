@@ -43,6 +43,7 @@ class LambdaFunctions:
         self._lambda = client
 
     @needs("triage", "lambda:ListFunctions", on="*")
+    @needs("rotation", "lambda:ListFunctions", on="*")
     @needs("cli", "lambda:ListFunctions", on="*")
     def functions(self, *, limit: int) -> Page[Function]:
         scanned = capped(self._lambda.get_paginator("list_functions").paginate(), "Functions", limit)

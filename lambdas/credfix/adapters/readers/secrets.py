@@ -41,6 +41,7 @@ class WatchedSecrets:
 
     # ListSecrets supports no resource-level permission.
     @needs("triage", "secretsmanager:ListSecrets", on="*")
+    @needs("rotation", "secretsmanager:ListSecrets", on="*")
     @needs("cli", "secretsmanager:ListSecrets", on="*")
     def list(self) -> list[SecretRef]:
         found: dict[str, SecretRef] = {}
@@ -61,9 +62,11 @@ class WatchedSecrets:
         return list(found.values())
 
     @needs("triage", *READ_VERSIONS, on="watched-secrets")
+    @needs("rotation", *READ_VERSIONS, on="watched-secrets")
     @needs("cli", *READ_VERSIONS, on="watched-secrets")
     # Secrets encrypted with a customer-managed key: Secrets Manager decrypts on our behalf.
     @needs("triage", "kms:Decrypt", on="secrets-manager-keys")
+    @needs("rotation", "kms:Decrypt", on="secrets-manager-keys")
     @needs("cli", "kms:Decrypt", on="secrets-manager-keys")
     def read(self, ref: SecretRef) -> WatchedSecret:
         """Versions (staging labels, creation date, key IDs held) of one watched secret.
@@ -106,3 +109,25 @@ class WatchedSecrets:
                 )
             )
         return WatchedSecret(ref.arn, ref.name, ordered(versions), "; ".join(errors) or None)
+
+    @needs("rotation", "secretsmanager:DescribeSecret", on="watched-secrets")
+    @needs("cli", "secretsmanager:DescribeSecret", on="watched-secrets")
+    def last_rotated(self, ref: SecretRef) -> datetime | None:
+        """When Secrets Manager last rotated the secret (DescribeSecret: metadata, never a value)."""
+        when = self._sm.describe_secret(SecretId=ref.arn).get("LastRotatedDate")
+        return when if isinstance(when, datetime) else None
+
+    @needs("cli", "secretsmanager:DescribeSecret", on="watched-secrets")
+    def exists(self, secret_id: str) -> bool | None:
+        """Whether a secret by that name or ARN exists: None when this identity may not tell
+        (credfix may describe watched secrets only)."""
+        try:
+            self._sm.describe_secret(SecretId=secret_id)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                return False
+            if code in ("AccessDeniedException", "AccessDenied"):
+                return None
+            raise
+        return True

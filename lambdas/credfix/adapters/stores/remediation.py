@@ -89,14 +89,22 @@ class ActRead:
 
 
 class RemediationStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, item: str | None = None) -> None:
         self._ddb = client
         self._table = table_name
+        self._item = item  # an incident kept under another item than its key's (a rotation's)
+
+    def at(self, item: str) -> RemediationStore:
+        """The same store for the incident kept under `item` (adapters/stores/rotation.py)."""
+        return RemediationStore(self._ddb, self._table, item)
+
+    def _pk(self, access_key_id: str) -> str:
+        return self._item or key_pk(access_key_id)
 
     @needs("act", "dynamodb:BatchGetItem", on="incidents-table")
     def load(self, access_key_id: str) -> ActRead:
         """The incident and the circuit breaker, both strongly consistent, in one request."""
-        key = {"pk": {"S": key_pk(access_key_id)}}
+        key = {"pk": {"S": self._pk(access_key_id)}}
         wanted: dict[str, Any] = {self._table: {"Keys": [key, BREAKER_KEY], "ConsistentRead": True}}
         found: dict[str, dict[str, Any]] = {}
         for _ in range(8):
@@ -121,7 +129,7 @@ class RemediationStore:
         """`read`: the item as the act step read it before acting. The write is conditioned on
         the version in it, so a record made since by another delivery still fails the write,
         and only then is the item read again and merged."""
-        key = {"pk": {"S": key_pk(access_key_id)}}
+        key = {"pk": {"S": self._pk(access_key_id)}}
         first = read.item if read is not None else None
         for _ in range(8):
             item = first or self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
@@ -183,7 +191,7 @@ class RemediationStore:
         a redelivery finds the same mark and does not repeat them."""
         self._ddb.update_item(
             TableName=self._table,
-            Key={"pk": {"S": key_pk(access_key_id)}},
+            Key={"pk": {"S": self._pk(access_key_id)}},
             UpdateExpression="SET remediation_followed_up = :mark, remediation_followed_up_at = :now",
             ConditionExpression="incident_id = :id",
             ExpressionAttributeValues={
@@ -198,7 +206,7 @@ class RemediationStore:
         """Alert sent while actions wait on a cap: their later run alerts only when they settle."""
         self._ddb.update_item(
             TableName=self._table,
-            Key={"pk": {"S": key_pk(access_key_id)}},
+            Key={"pk": {"S": self._pk(access_key_id)}},
             UpdateExpression="SET remediation_alerted = :id, remediation_alerted_at = :now",
             ConditionExpression="incident_id = :id",
             ExpressionAttributeValues={":id": {"S": incident_id}, ":now": {"S": iso_z(now)}},

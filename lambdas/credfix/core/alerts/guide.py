@@ -131,6 +131,25 @@ def advice(incident: Incident) -> Advice:
             if restarted
             else "restart the consumers that started before the rotation",
         )
+    if verdict == "rotation-drift":
+        return Advice(
+            f"A watched secret was rotated: AWSCURRENT no longer holds {key}, but the workloads below "
+            "still run with the previous version (they read the secret before the rotation). Nothing has "
+            f"failed yet: it will when {key} is deactivated.",
+            [
+                "Restart the consumers still on the previous version: they read the secret only at start-up."
+                + (" credfix has restarted the target(s) listed above." if restarted else ""),
+                "Before deactivating the old key, run `credfix rotation-check --secret NAME`: it exits 0 "
+                "only when every consumer runs AWSCURRENT and the old key is no longer used.",
+                "Declare consumers credfix cannot find by configuration with the tag "
+                "`credfix:consumes=<secret name>`.",
+            ],
+            ROTATE_REPEATEDLY,
+            "the secret rotated; these workloads still run with the key it held before",
+            "run `credfix rotation-check` before deactivating the old key"
+            if restarted
+            else "restart the consumers still on the previous version, then run `credfix rotation-check`",
+        )
     if verdict == "stale-secret":
         return Advice(
             f"The secret's current version (AWSCURRENT) still holds {key}, which AWS no longer accepts: "

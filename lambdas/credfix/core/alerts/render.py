@@ -68,6 +68,16 @@ _HEADLINE = {  # kind -> (prefix, what happened); the verdict goes between them
 }
 
 
+_ROTATION_HEADLINE = {  # rotation-drift: nothing has failed (credfix.core.rotation)
+    "diagnosed": ("credfix:", "workloads still hold the previous version of a rotated secret"),
+    "remediated": ("credfix:", "workloads still hold the previous version of a rotated secret"),
+}
+
+
+def _rotation(incident: Incident) -> bool:
+    return incident.verdict == "rotation-drift"
+
+
 _ESCALATED_UNBLOCKED = (
     "ESCALATED",
     "failures continue after credfix's action; a person needs to look (no target was blocked: the "
@@ -305,6 +315,8 @@ def first_screen(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOC
     text = _Text()
     blocked = incident.verification.blocked_targets if incident.verification else []
     prefix, happened = _HEADLINE[kind] if kind != "escalated" or blocked else _ESCALATED_UNBLOCKED
+    if _rotation(incident) and kind in _ROTATION_HEADLINE:
+        prefix, happened = _ROTATION_HEADLINE[kind]
     verdict = incident.verdict or "undiagnosed"
     text.para(
         f"{prefix} {verdict} (severity {incident.severity or 'unknown'}): {happened}",
@@ -315,11 +327,15 @@ def first_screen(incident: Incident, kind: str, docs_base_url: str = DEFAULT_DOC
     calls = f"{incident.event_count:,} calls" if incident.event_count != 1 else "1 call"
     # Lines that quote what an event supplied stay one line each (cut, never wrapped), so no
     # content can change the shape of the first screen; credfix's own sentences wrap.
-    text.label(
-        "Failing:",
-        f"{calls}{services(incident)} rejected ({codes}), {span(incident)}",
-        wrap=False,
-    )
+    if _rotation(incident):  # nothing failed yet: when it rotated, and the old key's use since
+        used = f"{incident.event_count:,} successful call(s) with the old key since"
+        text.label("Failing:", f"nothing yet: rotated at {utc(incident.first_seen)}; {used}", wrap=False)
+    else:
+        text.label(
+            "Failing:",
+            f"{calls}{services(incident)} rejected ({codes}), {span(incident)}",
+            wrap=False,
+        )
     text.label("Key:", key_line(incident), wrap=False)
     text.label("Why:", advice(incident).summary)
     workload = primary_workload(incident)
@@ -413,11 +429,12 @@ def _timeline(text: _Text, incident: Incident) -> None:
     an action or verification no entry records), each once."""
     entries: list[tuple[datetime, str]] = [(e.at, e.what) for e in incident.timeline]
     said = " ".join(what.lower() for _, what in entries)
-    if "first failure" not in said:
+    failures = not _rotation(incident)  # a rotation-drift incident's times are the rotation's
+    if failures and "first failure" not in said:
         first_call = incident.event_sources[0] if incident.event_sources else "AWS"
         entries.append((incident.first_seen, f"first failure (event time): {first_call} rejected the key"))
     entries.append((incident.opened_at, "credfix opened the incident"))
-    if incident.last_seen > incident.first_seen:
+    if failures and incident.last_seen > incident.first_seen:
         entries.append((incident.last_seen, "latest failure seen so far (event time)"))
     for action in incident.actions:
         if action.at and not _is_notify(action) and f"act: {action.status} {action.type}" not in said:

@@ -77,7 +77,9 @@ class IpResult:
 def _holder_confidence(
     started: datetime | None, last_seen: datetime, shared: bool
 ) -> tuple[Confidence, list[str]]:
-    if started is not None and started > last_seen:
+    # CloudTrail's event times are whole seconds: a holder started within the second of the last
+    # failure may have sent it (AWS reports start times to the millisecond).
+    if started is not None and started.replace(microsecond=0) > last_seen:
         return "low", [
             f"started {iso_z(started)}, after the last failure at {iso_z(last_seen)}: "
             "the IP was probably reused"

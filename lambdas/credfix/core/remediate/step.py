@@ -195,9 +195,11 @@ def act_on_incident(
         recorder.mark_followed_up(access_key_id, incident_id, mark, now)
         return ActOutcome(incident_id, actions, True, "alert folded into the storm summary")
     _alert(alerter, recorder, recorded.incident, read.mute, now)
-    if not outside:
+    # A rotation-drift incident has no failures to compare with the action time: its check is
+    # `credfix rotation-check`, and a consumer that still fails later opens its own incident.
+    rotation = recorded.incident.verdict == "rotation-drift"
+    if not outside and not rotation:
         verify.schedule(recorded.incident, action_time(recorded.incident.actions, now))
     recorder.mark_followed_up(access_key_id, incident_id, mark, now)
-    return ActOutcome(
-        incident_id, actions, True, "nothing to verify: failures from outside" if outside else ""
-    )
+    note = "nothing to verify: failures from outside" if outside else ""
+    return ActOutcome(incident_id, actions, True, "verified by rotation-check" if rotation else note)

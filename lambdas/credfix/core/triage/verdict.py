@@ -32,6 +32,7 @@ SEVERITY: dict[Verdict, Severity] = {
     "key-deleted": "medium",
     "unknown-key": "medium",
     "temporary-credentials": "low",  # a session problem; the SDK usually recovers by itself
+    "rotation-drift": "low",  # nothing failed yet (credfix.core.rotation decides it, not decide())
 }
 # A key of the account failing only from outside: someone outside holds the key ID. The
 # lifecycle verdicts and a mismatched signature on a known key are security signals then.
