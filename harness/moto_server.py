@@ -12,6 +12,12 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
+3. EKS. moto 5.2.5 invents a cluster's API endpoint and CA (random text) and has no Pod Identity
+   associations or access entries. `patch_eks()` adds Create/List/DescribePodIdentityAssociation
+   and Create/DescribeAccessEntry with AWS's shapes (the list has no roleArn, as in AWS), and a
+   harness-only route, `POST /credfix-harness/eks-cluster`, that points a cluster's endpoint and
+   CA at the local Kubernetes API (harness/kube.py): where AWS runs the API server, the harness
+   runs its stand-in, and DescribeCluster then answers as EKS would for it.
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -19,10 +25,13 @@ Run as `python -m harness.moto_server -p PORT`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
@@ -68,6 +77,169 @@ def patch_moto() -> None:
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
 
 
+EKS_HARNESS_ROUTE = "/credfix-harness/eks-cluster"
+
+
+def eks_endpoint_route(app: WsgiApp) -> WsgiApp:
+    """`POST /credfix-harness/eks-cluster` {account, region, name, endpoint, ca_data}: the local
+    Kubernetes API becomes the cluster's endpoint (moto cannot run one)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != EKS_HARNESS_ROUTE or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        from moto.eks.models import eks_backends
+
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(size) or b"{}")
+        cluster = eks_backends[body["account"]][body["region"]].clusters[body["name"]]
+        cluster.endpoint = body["endpoint"]
+        cluster.certificate_authority = {"data": body["ca_data"]}
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    return wrapped
+
+
+def _cluster_of(response: Any, name: str) -> Any:
+    from moto.eks.exceptions import ResourceNotFoundException
+
+    cluster = response.eks_backend.clusters.get(name)
+    if cluster is None:
+        raise ResourceNotFoundException(
+            clusterName=name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=f"No cluster found for name: {name}.",
+        )
+    return cluster
+
+
+def _not_found(cluster: str, message: str) -> Exception:
+    from moto.eks.exceptions import ResourceNotFoundException
+
+    return ResourceNotFoundException(
+        clusterName=cluster, nodegroupName=None, fargateProfileName=None, addonName=None, message=message
+    )
+
+
+def patch_eks() -> None:
+    """Pod Identity associations and access entries for moto's EKS (see the module docstring)."""
+    import datetime
+
+    from moto.core.responses import ActionResult
+    from moto.eks import urls
+    from moto.eks.responses import EKSResponse
+
+    if getattr(EKSResponse, "credfix_patched", False):
+        return
+    dispatch = urls.response.dispatch
+    urls.url_paths.update(
+        {
+            "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$": dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$": dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/access-entries$": dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": dispatch,
+        }
+    )
+
+    def param(response: Any, *names: str) -> Any:
+        for name in names:
+            value = response._get_param(name)
+            if value:
+                return value
+        return None
+
+    def associations(cluster: Any) -> dict[str, dict[str, Any]]:
+        if not hasattr(cluster, "credfix_pod_identities"):
+            cluster.credfix_pod_identities = {}
+        return cluster.credfix_pod_identities
+
+    def create_pod_identity_association(self: Any) -> Any:
+        name = param(self, "clusterName", "name")
+        cluster = _cluster_of(self, name)
+        association_id = f"a-{uuid.uuid4().hex[:17]}"
+        now = datetime.datetime.now(datetime.UTC)
+        association = {
+            "clusterName": name,
+            "namespace": param(self, "namespace"),
+            "serviceAccount": param(self, "serviceAccount"),
+            "roleArn": param(self, "roleArn"),
+            "associationArn": cluster.arn.replace(":cluster/", ":podidentityassociation/")
+            + f"/{association_id}",
+            "associationId": association_id,
+            "tags": param(self, "tags") or {},
+            "createdAt": now,
+            "modifiedAt": now,
+        }
+        associations(cluster)[association_id] = association
+        return ActionResult({"association": association})
+
+    def list_pod_identity_associations(self: Any) -> Any:
+        name = param(self, "clusterName", "name")
+        namespace, account = param(self, "namespace"), param(self, "serviceAccount")
+        summaries = [
+            {
+                k: a[k]
+                for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")
+            }
+            for a in associations(_cluster_of(self, name)).values()
+            if (not namespace or a["namespace"] == namespace)
+            and (not account or a["serviceAccount"] == account)
+        ]
+        return ActionResult({"associations": summaries})
+
+    def describe_pod_identity_association(self: Any) -> Any:
+        name = param(self, "clusterName", "name")
+        association_id = param(self, "associationId")
+        association = associations(_cluster_of(self, name)).get(association_id)
+        if association is None:
+            raise _not_found(name, f"Association {association_id} not found")
+        return ActionResult({"association": association})
+
+    def entries(cluster: Any) -> dict[str, dict[str, Any]]:
+        if not hasattr(cluster, "credfix_access_entries"):
+            cluster.credfix_access_entries = {}
+        return cluster.credfix_access_entries
+
+    def create_access_entry(self: Any) -> Any:
+        name = param(self, "clusterName", "name")
+        cluster = _cluster_of(self, name)
+        principal = param(self, "principalArn")
+        now = datetime.datetime.now(datetime.UTC)
+        entry = {
+            "clusterName": name,
+            "principalArn": principal,
+            "kubernetesGroups": param(self, "kubernetesGroups") or [],
+            "accessEntryArn": cluster.arn.replace(":cluster/", ":access-entry/") + f"/{uuid.uuid4()}",
+            "createdAt": now,
+            "modifiedAt": now,
+            "tags": param(self, "tags") or {},
+            "username": param(self, "username") or principal,
+            "type": param(self, "type") or "STANDARD",
+        }
+        entries(cluster)[principal] = entry
+        return ActionResult({"accessEntry": entry})
+
+    def describe_access_entry(self: Any) -> Any:
+        name = param(self, "clusterName", "name")
+        principal = unquote(param(self, "principalArn") or "")
+        entry = entries(_cluster_of(self, name)).get(principal)
+        if entry is None:
+            raise _not_found(name, f"The specified principalArn could not be found: {principal}")
+        return ActionResult({"accessEntry": entry})
+
+    for fn in (
+        create_pod_identity_association,
+        list_pod_identity_associations,
+        describe_pod_identity_association,
+        create_access_entry,
+        describe_access_entry,
+    ):
+        setattr(EKSResponse, fn.__name__, fn)
+    EKSResponse.credfix_patched = True  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -75,9 +247,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     patch_moto()
+    patch_eks()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
-        args.host, args.port, serialise_dynamodb(app), threaded=True, request_handler=MotoRequestHandler
+        args.host,
+        args.port,
+        eks_endpoint_route(serialise_dynamodb(app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
     )
 
 
