@@ -604,6 +604,11 @@ class FakeCluster:
             obj = self._store[key].get((ns, name))
             return copy.deepcopy(obj) if obj else None
 
+    def names(self, kind: str, namespace: str | None = None) -> list[str]:
+        key = KIND_TO_RESOURCE[kind]
+        with self._lock:
+            return sorted(name for (ns, name) in self._store[key] if namespace is None or ns == namespace)
+
     def calls(self, method: str | None = None) -> list[Obj]:
         return [r for r in self.requests if method is None or r["method"] == method]
 

@@ -12,9 +12,13 @@
    IPv4 address, an IPv6 address, or any private IPv4 address, primary or secondary (an
    outsider's address: none). `patch_moto()` makes the local AWS answer like AWS, so that no
    test passes because of a 500.
-3. EKS. moto 5.2.5 invents a cluster's API endpoint and CA (random text) and has no Pod Identity
-   associations or access entries. `patch_eks()` adds Create/List/DescribePodIdentityAssociation
-   and Create/DescribeAccessEntry with AWS's shapes (the list has no roleArn, as in AWS), and a
+3. EC2 `CreateNetworkInterface` drops `InterfaceType` (every interface is "interface"); AWS keeps
+   it (`branch` for the VPC resource controller's pod interfaces, `trunk`, `efa`).
+4. EKS. moto 5.2.5 answers DescribeCluster's `resourcesVpcConfig` as given (no `vpcId`, no
+   endpoint access flags; AWS adds both), invents the cluster's API endpoint and CA (random
+   text) and has no Pod Identity associations or access entries. `patch_eks()` adds the VPC,
+   Create/List/DescribePodIdentityAssociation and Create/DescribeAccessEntry with AWS's shapes
+   (the list has no roleArn, as in AWS), and a
    harness-only route, `POST /credfix-harness/eks-cluster`, that points a cluster's endpoint and
    CA at the local Kubernetes API (harness/kube.py): where AWS runs the API server, the harness
    runs its stand-in, and DescribeCluster then answers as EKS would for it.
@@ -76,6 +80,19 @@ def patch_moto() -> None:
     get_filter_value.credfix_patched = True  # type: ignore[attr-defined]
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
 
+    from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+
+    create = ElasticNetworkInterfaces.create_network_interface
+
+    def create_network_interface(self: Any) -> Any:
+        result = create(self)
+        interface_type = self._get_param("InterfaceType")
+        if interface_type:
+            result.result["NetworkInterface"].interface_type = interface_type  # type: ignore[index]
+        return result
+
+    ElasticNetworkInterfaces.create_network_interface = create_network_interface  # type: ignore[method-assign]
+
 
 EKS_HARNESS_ROUTE = "/credfix-harness/eks-cluster"
 
@@ -133,6 +150,23 @@ def patch_eks() -> None:
 
     if getattr(EKSResponse, "credfix_patched", False):
         return
+    from moto.ec2.models import ec2_backends
+    from moto.eks.models import EKSBackend
+
+    create_cluster = EKSBackend.create_cluster
+
+    def create_cluster_with_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        cluster = create_cluster(self, *args, **kwargs)
+        config = cluster.resources_vpc_config = dict(cluster.resources_vpc_config or {})
+        subnets = config.get("subnetIds") or []
+        if subnets and "vpcId" not in config:
+            ec2 = ec2_backends[self.account_id][self.region_name]
+            config["vpcId"] = ec2.get_subnet(subnets[0]).vpc_id
+        config.setdefault("endpointPublicAccess", True)
+        config.setdefault("endpointPrivateAccess", False)
+        return cluster
+
+    EKSBackend.create_cluster = create_cluster_with_vpc  # type: ignore[method-assign]
     dispatch = urls.response.dispatch
     urls.url_paths.update(
         {
