@@ -183,6 +183,8 @@ class LocalEks:
         self.kube.put({"kind": "Namespace", "metadata": {"name": name, "annotations": annotations or {}}})
 
     def service_account(self, namespace: str, name: str, *, role_arn: str | None = None) -> None:
+        if self.kube.get("Namespace", namespace, None) is None:
+            self.namespace(namespace)
         annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
         self.kube.put(
             {
@@ -237,7 +239,10 @@ class LocalEks:
         node: Node | None = None,
     ) -> list[str]:
         """A Deployment (or StatefulSet, DaemonSet) and its running pods, one per IP, as the
-        controllers would have made them. Returns the pod names."""
+        controllers would have made them (in `namespace`, created if missing, as it must exist).
+        Returns the pod names."""
+        if self.kube.get("Namespace", namespace, None) is None:
+            self.namespace(namespace)
         started = started_at or datetime.now(UTC) - timedelta(days=2)
         container: dict[str, Any] = {"name": name, "image": f"registry.example/{name}:1", "env": env or []}
         if env_from_secret:

@@ -88,6 +88,38 @@ class Organization(_Strict):
         return self
 
 
+EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+class EksAccess(_Strict):
+    """`eks={"clusters": ["prod"]}`: home-region clusters whose access entries the stack creates
+    for the triage and act roles, mapped to these Kubernetes groups (RBAC: docs/eks.md)."""
+
+    clusters: list[str] = Field(default_factory=list)
+    triage_group: str = "credfix-triage"
+    act_group: str = "credfix-act"
+
+    @field_validator("clusters", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _list(value)
+
+    @field_validator("clusters")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not EKS_CLUSTER.match(v)]
+        if bad:
+            raise ValueError(f"not EKS cluster names (home-region clusters, by name): {bad}")
+        return sorted(set(value))
+
+    @field_validator("triage_group", "act_group")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        if not value or value.startswith("system:") or len(value) > 128:
+            raise ValueError(f"{value!r}: a Kubernetes group name, not empty and not system:*")
+        return value
+
+
 class CredfixConfig(_Strict):
     home_region: str = "us-east-1"
     account: str | None = None  # the home account; optional unless org mode (members need it)
@@ -114,6 +146,7 @@ class CredfixConfig(_Strict):
     kill_switch_parameter: str = "/credfix/kill-switch"
     create_trail: bool = False  # for accounts that have no multi-region trail yet
     org: Organization = Field(default_factory=Organization)
+    eks: EksAccess = Field(default_factory=EksAccess)
     powertools_layer_arn: str = ""  # override the published Powertools layer (e.g. GovCloud, China)
 
     @field_validator("regions", "watch_prefixes", "runner_tags", mode="before")
@@ -169,7 +202,10 @@ FIELDS = tuple(CredfixConfig.model_fields)
 def load(get_context: Callable[[str], Any]) -> CredfixConfig:
     """Read every known key from the CDK context and validate them together."""
     raw = {name: get_context(name) for name in FIELDS}
-    raw = {k: (json.loads(v) if k in ("alerts", "org") and isinstance(v, str) else v) for k, v in raw.items()}
+    raw = {
+        k: (json.loads(v) if k in ("alerts", "org", "eks") and isinstance(v, str) else v)
+        for k, v in raw.items()
+    }
     try:
         return CredfixConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:

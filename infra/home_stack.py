@@ -24,6 +24,7 @@ from constructs import Construct
 from credfix.models.cloudtrail import CREDENTIAL_ERRORS, TEMPORARY_CREDENTIAL_ERRORS
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
+from infra.eks import EksAccessEntries
 from infra.forwarder_stacks import home_role_name
 from infra.functions import CredfixFunctions
 from infra.monitoring import Monitoring
@@ -154,6 +155,9 @@ class HomeStack(Stack):
             )
         )
         self.verify = self._step("verify", self.verify_queue, memory_size=MEMORY_MB["verify"])
+        if config.eks.clusters:
+            assert self.triage.role is not None and self.act.role is not None
+            EksAccessEntries(self, "EksAccess", access=config.eks, triage=self.triage.role, act=self.act.role)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

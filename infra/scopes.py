@@ -5,6 +5,7 @@ roles (the same kinds, evaluated in the member account)."""
 from __future__ import annotations
 
 from infra.config import CredfixConfig
+from infra.eks import eks_scopes
 from infra.policy import Scope, arn
 
 OPT_OUT = {"StringNotEquals": {"aws:ResourceTag/credfix:remediate": "false"}}
@@ -103,6 +104,7 @@ def workload_scopes(config: CredfixConfig) -> dict[str, list[Scope]]:
                 why="RotateSecret invokes the secret's own rotation function, whichever it is.",
             )
         ],
+        **eks_scopes(config.eks),
     }
 
 

@@ -12,8 +12,13 @@ from credfix.models.guardrails import Cap, ClaimResult
 from credfix.models.incident import Incident, Workload
 
 OPT_OUT_TAG = "credfix:remediate"
+OPT_OUT_ANNOTATION = "credfix.io/remediate"  # the same opt-out on a Kubernetes workload or namespace
 OPT_OUT_VALUE = "false"
 NOTIFY = "notify"  # not an action: the plan's entry for "tell a person, change nothing"
+
+
+class OptOutUnknown(RuntimeError):
+    """The opt-out of a resource could not be read: the action does not run."""
 
 
 @dataclass(frozen=True)
