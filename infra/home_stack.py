@@ -175,6 +175,10 @@ class HomeStack(Stack):
         CfnOutput(self, "AlertsTopicArn", value=self.alerts_topic.topic_arn)
         CfnOutput(self, "IncidentsTableName", value=self.table.table_name)
         CfnOutput(self, "KillSwitchParameter", value=self.kill_switch.parameter_name)
+        # `credfix doctor --eks-cluster` checks these roles' access entries.
+        for label, fn in (("TriageRoleArn", self.triage), ("ActRoleArn", self.act)):
+            assert fn.role is not None
+            CfnOutput(self, label, value=fn.role.role_arn)
 
     # -- wiring ---------------------------------------------------------------------------
 

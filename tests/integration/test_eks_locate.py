@@ -362,3 +362,45 @@ def test_behind_nat_the_literal_failing_key_is_high(cluster: LocalEks, net: buil
     _, nat_ip = build.nat_gateway(net)
     pods = {w.parent: w.confidence for w in locate(nat_ip, None).workloads if w.type == "eks-pod"}
     assert pods == {"deployment/payments/a": "low", "deployment/payments/b": "high"}
+
+
+# --- from the pod's own log lines (the runtime-log signal's workload hint) --------------------
+
+
+def test_a_pod_named_by_its_container_insights_stream(cluster: LocalEks, net: build.Network) -> None:
+    """Behind a NAT gateway the address names only the VPC; the pod's own log stream names it."""
+    from credfix.core.locate.context import LocateContext
+    from credfix.core.locate.eks_logs import locate_from_log, pod_from_log_stream
+    from credfix.core.locate.merge import Candidates
+
+    (pod,) = cluster.deployment(
+        "payments", "ledger-sync", ips=["10.0.1.77"], env=env_from_secret("ledger-aws")
+    )
+    stream = (
+        f"ip-10-0-1-23.ec2.internal-application.var.log.containers.{pod}_payments_ledger-sync-{'a' * 64}.log"
+    )
+    logged = pod_from_log_stream("/aws/containerinsights/prod/application", stream)
+    assert logged is not None
+    ctx = LocateContext(build.clients, Settings(), account=ACCOUNT)
+    found = Candidates()
+
+    ids = locate_from_log(ctx, found, REGION, logged, incident_key=build.KEY)
+
+    (workload,) = found.all()
+    assert ids == [workload.id] == [f"payments/{pod}"]
+    assert (workload.type, workload.parent, workload.cluster, workload.confidence) == (
+        "eks-pod",
+        "deployment/payments/ledger-sync",
+        cluster.arn,
+        "high",
+    )
+    assert workload.evidence[0] == (
+        "its own log lines name it (container ledger-sync): log group "
+        f"/aws/containerinsights/prod/application, stream {stream}"
+    )
+    assert cluster.kube.requests[0]["path"] == f"/api/v1/namespaces/payments/pods/{pod}"
+    gone = pod_from_log_stream(
+        "/aws/containerinsights/prod/application", stream.replace(pod, "ledger-sync-0-gone")
+    )
+    assert gone is not None and locate_from_log(ctx, Candidates(), REGION, gone, incident_key=build.KEY) == []
+    assert any("does not know it (any more)" in f.found for f in ctx.findings)

@@ -39,8 +39,11 @@ CONTROLLERS: dict[str, tuple[str, str, str]] = {
 # External Secrets Operator serves external-secrets.io/v1 since v0.17, v1beta1 before.
 ESO_VERSIONS = ("v1", "v1beta1")
 
+# KubeReader.controller's reads, one declaration per API group (the kind is a parameter).
 declare_rbac("triage", "get", "apps", "replicasets", "deployments", "statefulsets", "daemonsets")
 declare_rbac("triage", "get", "batch", "jobs", "cronjobs")
+declare_rbac("cli", "get", "apps", "replicasets", "deployments", "statefulsets", "daemonsets")
+declare_rbac("cli", "get", "batch", "jobs", "cronjobs")
 
 
 def parse_time(value: Any) -> datetime | None:

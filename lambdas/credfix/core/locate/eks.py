@@ -87,7 +87,7 @@ def cluster_access(ctx: LocateContext, region: str, name: str) -> ClusterAccess:
     return ctx.memo(("client", "eks-api", region, name), connect)
 
 
-def _ask(ctx: LocateContext, access: ClusterAccess, what: str, call: Any) -> Any:
+def ask(ctx: LocateContext, access: ClusterAccess, what: str, call: Any) -> Any:
     """One Kubernetes API call; a refusal (401, 403, 404) or an unreachable API becomes a
     finding, and the caller carries on with what it has."""
     from credfix.adapters.kubernetes import KubeError
@@ -155,8 +155,8 @@ def survey(ctx: LocateContext, access: ClusterAccess, region: str) -> Survey:
         if reader is None:
             return None
         result = Survey()
-        pods = _ask(ctx, access, "list pods", lambda: reader.pods(limit=ctx.scan_limit))
-        accounts = _ask(
+        pods = ask(ctx, access, "list pods", lambda: reader.pods(limit=ctx.scan_limit))
+        accounts = ask(
             ctx, access, "list serviceaccounts", lambda: reader.service_accounts(limit=ctx.scan_limit)
         )
         eks = Eks(ctx.client("eks", region))
@@ -205,7 +205,7 @@ def _controller(ctx: LocateContext, access: ClusterAccess, namespace: str, kind:
         return None
     return ctx.memo(
         ("eks-controller", access.name, namespace, kind, name),
-        lambda: _ask(
+        lambda: ask(
             ctx, access, f"get {kind} {namespace}/{name}", lambda: reader.controller(kind, namespace, name)
         ),
     )
@@ -276,7 +276,7 @@ def _synced_from_watched(
     reader = access.reader
     listed = ctx.memo(
         ("eks-external-secrets", access.name, namespace),
-        lambda: _ask(
+        lambda: ask(
             ctx, access, f"list externalsecrets in {namespace}", lambda: reader.external_secrets(namespace)
         ),
     )
@@ -474,7 +474,7 @@ def locate_pods(
         return [], f"the Kubernetes API of {cluster_name} did not answer: {access.why}"
     pods = ctx.memo(
         ("eks-pods-by-ip", access.name, ip),
-        lambda: _ask(ctx, access, f"list pods with status.podIP={ip}", lambda: reader.pods_by_ip(ip)),
+        lambda: ask(ctx, access, f"list pods with status.podIP={ip}", lambda: reader.pods_by_ip(ip)),
     )
     if pods is None:
         return [], f"the Kubernetes API of {cluster_name} did not answer: {access.last_error}"
