@@ -233,3 +233,33 @@ def test_handlers_do_not_import_the_kubernetes_client(handler: str) -> None:
     # The planner's pure helper for pods is the only EKS module the act handler loads.
     expected = "['credfix.core.remediate.kubernetes']" if handler == "act" else "[]"
     assert out.stdout.strip() == expected, out.stderr[-2000:]
+
+
+# --- the alert ----------------------------------------------------------------------------------
+
+
+def test_the_alert_says_what_to_move_onto_a_role() -> None:
+    from credfix.core.alerts.render import email_text, subject
+
+    located = incident(pod(), "key-deactivated").model_copy(update={"status": "acted", "severity": "medium"})
+    text = email_text(located, "diagnosed")
+    flat = " ".join(text.split())
+    assert (
+        "Move deployment/payments/ledger-sync (cluster prod) off the static key it reads from Secret "
+        "payments/ledger-aws: give its service account an IAM role with IRSA or EKS Pod Identity" in flat
+    )
+    assert "A restart alone reloads the same key." in flat
+    assert "- eks-pod ledger-sync-5d9f7c8b6d-x7k2p (high confidence)" in text
+    assert "part of: deployment/payments/ledger-sync" in text
+    assert subject(located).endswith(" ledger-sync")  # the deployment's name, as people know it
+
+
+def test_a_key_in_the_pod_template_is_the_winning_provider() -> None:
+    from credfix.core.alerts.guide import winning_provider
+
+    literal = pod(credentials=[ConfiguredCredential(kind="static-key", ref="AKIA…VV7A", access_key_id=KEY)])
+    winner, pin = winning_provider(incident(literal, "wrong-credential-source"))
+    assert winner.startswith(
+        "AWS_ACCESS_KEY_ID written into the pod template of deployment/payments/ledger-sync"
+    )
+    assert "task definition" not in pin

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from credfix.core.alerts.eks_advice import move_to_a_role, winning_provider_in_a_pod
 from credfix.core.alerts.sanitise import sanitise
 from credfix.keys import redact
 from credfix.models.incident import Incident, Workload
@@ -50,6 +51,9 @@ def _configured(workloads: list[Workload]) -> str:
 
 def winning_provider(incident: Incident) -> tuple[str, str]:
     """(which credential provider most likely wins, how to pin the intended one)."""
+    in_a_pod = winning_provider_in_a_pod(incident)
+    if in_a_pod:
+        return in_a_pod
     for workload in incident.workloads:
         for cred in workload.credentials:
             if cred.kind == "static-key" and cred.access_key_id == incident.access_key_id:
@@ -166,10 +170,12 @@ def advice(incident: Incident) -> Advice:
         )
     if verdict in ("key-deactivated", "key-deleted"):
         state = "deactivated (Inactive)" if verdict == "key-deactivated" else "deleted"
+        move = move_to_a_role(incident)
         return Advice(
             f"The key {key} of account {_owner(incident)} was {state}, and no watched secret explains why "
             "this workload still uses it.",
             [
+                *([move] if move else []),
                 "Find the key's owner (the IAM user in the evidence) and who changed the key and why "
                 "(CloudTrail UpdateAccessKey / DeleteAccessKey).",
                 "Restore the workload's intended credential source (its role, or the secret the owner "
