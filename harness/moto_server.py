@@ -22,6 +22,11 @@
    harness-only route, `POST /credfix-harness/eks-cluster`, that points a cluster's endpoint and
    CA at the local Kubernetes API (harness/kube.py): where AWS runs the API server, the harness
    runs its stand-in, and DescribeCluster then answers as EKS would for it.
+5. Signature checking accepts an Inactive access key (moto looks the key up, not its status);
+   AWS rejects it with `InvalidClientTokenId`, as it does a deleted one. And it recomputes the
+   signature of a bodiless request (a REST GET such as eks:DescribeCluster) over the parsed
+   parameters instead of the empty body, so every such call fails `SignatureDoesNotMatch`.
+   `patch_moto()` makes an Inactive key fail and a correctly signed GET pass, as in AWS.
 
 Run as `python -m harness.moto_server -p PORT`.
 """
@@ -79,6 +84,29 @@ def patch_moto() -> None:
 
     get_filter_value.credfix_patched = True  # type: ignore[attr-defined]
     NetworkInterface.get_filter_value = get_filter_value  # type: ignore[method-assign]
+
+    from moto.iam import access_control
+
+    original_key = access_control.IAMUserAccessKey.__init__
+
+    def active_keys_only(
+        self: Any, account_id: str, partition: str, access_key_id: str, headers: Any
+    ) -> None:
+        original_key(self, account_id, partition, access_key_id, headers)
+        user = self.backend.get_user(self._owner_user_name)
+        if any(k.access_key_id == access_key_id and k.status != "Active" for k in user.access_keys):
+            raise access_control.CreateAccessKeyFailure(reason="InvalidId")
+
+    access_control.IAMUserAccessKey.__init__ = active_keys_only  # type: ignore[method-assign]
+
+    original_request = access_control.IAMRequestBase._create_aws_request
+
+    def signed_body_only(self: Any) -> Any:
+        if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+            self._data = b""  # what was signed: no body (the parameters are in the path)
+        return original_request(self)
+
+    access_control.IAMRequestBase._create_aws_request = signed_body_only  # type: ignore[method-assign]
 
     from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
 

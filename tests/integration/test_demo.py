@@ -25,6 +25,10 @@ def test_demo_runs_end_to_end() -> None:
     assert "verdict: stale-consumer" in out and "verdict: wrong-credential-source" in out
     assert "ecs-force-new-deployment → executed" in out
     assert "verification: verified" in out and "RESOLVED stale-consumer" in out
+    # Story 3: located through the cluster's API to the deployment, not restarted, told what to move.
+    assert "located: eks-pod payments/ledger-sync-" in out and "of deployment/payments/ledger-sync" in out
+    assert "eks-rollout-restart → skipped" in out
+    assert "next: Move deployment/payments/ledger-sync (cluster prod) off the static key" in out
     assert "Demo finished" in out
     assert "Traceback" not in out + result.stderr
     assert '"_aws"' not in out  # no metric or log spam without --verbose
