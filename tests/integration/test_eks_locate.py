@@ -160,6 +160,7 @@ def test_api_unreachable_leaves_the_node_with_the_reason(cluster: LocalEks, net:
     reason = next(e for e in workload.evidence if e.startswith("not located to a pod: "))
     assert "the Kubernetes API of prod did not answer: API not reachable (" in reason
     assert "ConnectionRefusedError" in reason
+    assert workload.credentials == []  # the node's instance profile says nothing of the pod's
     assert result.attribution[0].scope == "workload" and result.attribution[0].holders == [workload.id]
 
 
@@ -179,6 +180,28 @@ def test_rbac_denial_is_reported_not_crashed(aws_env: LocalAws, net: build.Netwo
     )
     assert any(f.found == f"failed: 403 Forbidden: {denied}" for f in result.findings), result.findings
     assert any(denied in e for e in workload.evidence)
+
+
+def test_a_survey_refused_is_said_not_counted(aws_env: LocalAws, net: build.Network) -> None:
+    """RBAC without `list serviceaccounts`: the pod is located, the rest of the cluster cannot be
+    surveyed, and the finding says so instead of counting zero deployments."""
+    from harness.kube import rbac_rules
+
+    rules = [r for r in rbac_rules("triage", "credfix-triage") if r.resources != {"serviceaccounts"}]
+    cluster = local_eks(aws_env, net, rules=rules)
+    try:
+        ip = cluster.secondary_ip(cluster.node())
+        cluster.deployment("payments", "ledger-sync", ips=[ip], env=env_from_secret("ledger-aws"))
+        result = locate(ip, build.sts_endpoint(net))
+    finally:
+        cluster.stop()
+    (workload,) = result.workloads
+    assert workload.type == "eks-pod"
+    finding = next(
+        f.found for f in result.findings if f.check == "EKS workload deployment/payments/ledger-sync"
+    )
+    assert "(the rest of cluster prod could not be surveyed: see the findings)" in finding
+    assert any(f.check == "Kubernetes API of prod: list serviceaccounts" for f in result.findings)
 
 
 def test_no_access_entry_is_unauthorized(aws_env: LocalAws, net: build.Network) -> None:

@@ -394,10 +394,15 @@ def pod_credentials(
             "the pod spec" if any(c.kind == "env-literal" for c in static) else "a credentials file"
         )
         more = "" if facts.complete else " or more"
+        rest = (
+            f"while {others}{more} other deployments use IRSA/Pod Identity (cluster {access.name}; "
+            f"{in_namespace} of them in namespace {pod.namespace})"
+            if facts.workloads  # empty only when the survey itself failed: no count then
+            else f"(the rest of cluster {access.name} could not be surveyed: see the findings)"
+        )
         finding = (
-            f"static credentials in {parent} ({where}) while {others}{more} other deployments use IRSA/Pod "
-            f"Identity (cluster {access.name}; {in_namespace} of them in namespace {pod.namespace}): move it "
-            "to a role; a restart would reload the same key"
+            f"static credentials in {parent} ({where}) {rest}: move it to a role; a restart would reload the "
+            "same key"
         )
         if unfed or any(c.kind == "env-literal" for c in static):
             ctx.note(f"EKS workload {parent}", finding)
@@ -534,12 +539,15 @@ def on_node(
 
 
 def _node(ctx: LocateContext, found: Candidates, node: Workload, cluster: str, region: str, why: str) -> str:
-    """The node itself as the holder (`eks-node`), with the cluster's ARN and the reason."""
+    """The node itself as the holder (`eks-node`), with the cluster's ARN and the reason. Its
+    instance profile is left out: it is the node's, and says nothing of what the unknown pod
+    on it is configured with (it would read as "another provider wins")."""
     access = cluster_access(ctx, region, cluster)
     arn = access.cluster.arn if access.cluster else cluster
     evidence = [*node.evidence, f"not located to a pod: {why}"]
     ctx.note(f"EKS node {node.id}", f"not located to a pod: {why}")
-    return found.add(node.model_copy(update={"type": "eks-node", "cluster": arn, "evidence": evidence})).id
+    update = {"type": "eks-node", "cluster": arn, "evidence": evidence, "credentials": []}
+    return found.add(node.model_copy(update=update)).id
 
 
 def on_branch(
