@@ -18,6 +18,11 @@ diagnoses and alerts, and does not restart it: a restart reloads the same winnin
 Story 3 (runtime logs alone): a Lambda function signs with a deleted key from its environment;
 no trail sees it, only its own log group does. The account policy of the synthesized app
 delivers the error line the Lambda runtime wrote; credfix finds the function and its key.
+Story 4 (key-deactivated, on EKS): in a cluster where every deployment signs with IRSA or Pod
+Identity, only payments/ledger-sync still reads a static key from a Secret, and that key was
+deactivated. credfix follows the pod's address through the cluster's Kubernetes API (the local
+one, harness/kube.py) to the deployment, does not restart it (the Secret holds the same key)
+and tells the person what to move.
 
 Exits non-zero if any step's expected outcome does not happen.
 """
@@ -460,6 +465,79 @@ def story_runtime_logs(aws: LocalAws, pipeline: Pipeline) -> None:
         say(f"alert: {alert['subject']}", 4)
 
 
+def story_static_keys_in_eks(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> None:
+    from harness.eks import env_from_secret, irsa_env, local_eks, pod_identity_env
+
+    iam = boto3.client("iam")
+    with step("An EKS cluster where only payments/ledger-sync still reads a static key from a Secret"):
+        credentials = boto3.session.Session().get_credentials()
+        assert credentials is not None
+        cluster = local_eks(aws, net, credentials=(credentials.access_key, credentials.secret_key))
+        role = f"arn:aws:iam::{build.ACCOUNT}:role/payments"
+        node = cluster.node()
+        for name in ("api", "billing"):
+            cluster.service_account("payments", name, role_arn=role)
+            ip = cluster.secondary_ip(node)
+            cluster.deployment("payments", name, ips=[ip], env=irsa_env(role), service_account=name)
+        cluster.pod_identity("orders", "worker", role)
+        ip = cluster.secondary_ip(node)
+        cluster.deployment("orders", "worker", ips=[ip], env=pod_identity_env(), service_account="worker")
+        iam.create_user(UserName="ledger-sync")
+        key = iam.create_access_key(UserName="ledger-sync")["AccessKey"]
+        pod_ip = cluster.secondary_ip(node)
+        (pod,) = cluster.deployment(
+            "payments", "ledger-sync", ips=[pod_ip], env=env_from_secret("ledger-aws")
+        )
+        iam.update_access_key(UserName="ledger-sync", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        say("cluster prod: payments/api, payments/billing (IRSA), orders/worker (Pod Identity)", 4)
+        say(
+            f"payments/ledger-sync: pod {pod} at {pod_ip} (a secondary address of node {node.instance_id}),",
+            4,
+        )
+        say(f"AWS_ACCESS_KEY_ID from Secret ledger-aws = {redact(key['AccessKeyId'])}, now Inactive", 4)
+
+    try:
+        trail = LocalCloudTrail(source_ip=pod_ip, vpc_endpoint_id=net_endpoint(net))
+        with step("Its pod's next calls fail for real (through the account's STS endpoint)"):
+            code = fail_three_times(trail.watch(workload_client(aws, key, None)))
+            say(
+                f"sts:GetCallerIdentity with {redact(key['AccessKeyId'])} from {pod_ip} → {code} (3 times)", 4
+            )
+        with step("ingest → triage → act (enforce): located to the deployment, not restarted"):
+            pipeline.run(trail.records)
+            incident = pipeline.incident(key["AccessKeyId"])
+            expect(incident.verdict == "key-deactivated", f"expected key-deactivated, got {incident.verdict}")
+            (workload,) = incident.workloads
+            expect(
+                (workload.type, workload.parent) == ("eks-pod", "deployment/payments/ledger-sync"),
+                f"located to {workload.type} {workload.id} (parent {workload.parent}): "
+                + repr(incident.evidence),
+            )
+            say(
+                f"verdict: {incident.verdict} (severity {incident.severity}), located: {workload.type} "
+                f"{workload.id} of {workload.parent}",
+                4,
+            )
+            finding = next(e.found for e in incident.evidence if e.check.startswith("EKS workload"))
+            say(f"· {textwrap.shorten(finding, 200)}", 6)
+            for action in incident.actions:
+                say(f"action: {action.type} → {action.status}: {textwrap.shorten(action.reason, 150)}", 4)
+            expect(not [a for a in incident.actions if a.status == "executed"], "a restart was executed")
+            expect(not cluster.kube.calls("PATCH"), "the deployment was patched")
+            (alert,) = pipeline.alerts()
+            say(f"alert: {alert['subject']}", 4)
+            from credfix.core.alerts.guide import advice
+            from credfix.models.incident import Incident
+
+            first = advice(Incident.model_validate(alert["incident"])).steps[0]
+            expect(
+                first.startswith("Move deployment/payments/ledger-sync"), f"the alert's first step: {first}"
+            )
+            say(f"next: {textwrap.shorten(first, 300)}", 6)
+    finally:
+        cluster.stop()
+
+
 def run() -> None:
     with local_aws() as aws:
         say(f"Local AWS (moto server) at {aws.url}, signature checking on")
@@ -494,6 +572,8 @@ def run() -> None:
         say()
         say("Story 3: the function no trail sees, caught by its own log lines")
         story_runtime_logs(aws, pipeline)
+        say("Story 4: one deployment left on static keys in an EKS cluster")
+        story_static_keys_in_eks(aws, pipeline, net)
 
 
 def main() -> int:
@@ -513,7 +593,7 @@ def main() -> int:
         say(f"✗ demo failed: {exc}")
         return 1
     say()
-    say(f"Demo finished in {time.monotonic() - start:.0f}s: all three stories behaved as expected.")
+    say(f"Demo finished in {time.monotonic() - start:.0f}s: all four stories behaved as expected.")
     return 0
 
 

@@ -170,6 +170,38 @@ class Organization(_Strict):
         return self
 
 
+EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+class EksAccess(_Strict):
+    """`eks={"clusters": ["prod"]}`: home-region clusters whose access entries the stack creates
+    for the triage and act roles, mapped to these Kubernetes groups (RBAC: docs/eks.md)."""
+
+    clusters: list[str] = Field(default_factory=list)
+    triage_group: str = "credfix-triage"
+    act_group: str = "credfix-act"
+
+    @field_validator("clusters", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _list(value)
+
+    @field_validator("clusters")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not EKS_CLUSTER.match(v)]
+        if bad:
+            raise ValueError(f"not EKS cluster names (home-region clusters, by name): {bad}")
+        return sorted(set(value))
+
+    @field_validator("triage_group", "act_group")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        if not value or value.startswith("system:") or len(value) > 128:
+            raise ValueError(f"{value!r}: a Kubernetes group name, not empty and not system:*")
+        return value
+
+
 class CredfixConfig(_Strict):
     home_region: str = "us-east-1"
     account: str | None = None  # the home account; optional unless org mode (members need it)
@@ -206,6 +238,7 @@ class CredfixConfig(_Strict):
     create_trail: bool = False  # for accounts that have no multi-region trail yet
     log_signal: LogSignal = Field(default_factory=LogSignal)  # the workloads' own logs (opt-in)
     org: Organization = Field(default_factory=Organization)
+    eks: EksAccess = Field(default_factory=EksAccess)
     powertools_layer_arn: str = ""  # override the published Powertools layer (e.g. GovCloud, China)
 
     @field_validator("regions", "watch_prefixes", "runner_tags", mode="before")
@@ -285,7 +318,7 @@ class CredfixConfig(_Strict):
 FIELDS = tuple(CredfixConfig.model_fields)
 
 
-OBJECT_FIELDS = ("alerts", "org", "chat", "log_signal")
+OBJECT_FIELDS = ("alerts", "org", "chat", "log_signal", "eks")
 
 
 def unknown_settings(keys: Iterable[str]) -> list[str]:

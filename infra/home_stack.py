@@ -30,6 +30,7 @@ from credfix.scopes import home_scopes
 from infra.command_document import command_document
 from infra.config import CredfixConfig
 from infra.detection import credential_failure_rule
+from infra.eks import EksAccessEntries
 from infra.forwarder_stacks import home_role_name
 from infra.functions import CredfixFunctions
 from infra.logs import HomeLogSignal, account_policy, intake_dead_letter_target, relay_rule
@@ -198,6 +199,9 @@ class HomeStack(Stack):
         self.log_signal = self._log_signal() if config.log_signal.enabled else None
         log_signal = self.log_signal
         self._guard_own_functions()
+        if config.eks.clusters:
+            assert self.triage.role is not None and self.act.role is not None
+            EksAccessEntries(self, "EksAccess", access=config.eks, triage=self.triage.role, act=self.act.role)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -239,6 +243,10 @@ class HomeStack(Stack):
                 separators=(",", ":"),
             ),
         )
+        # `credfix doctor --eks-cluster` checks these roles' access entries.
+        for label, fn in (("TriageRoleArn", self.triage), ("ActRoleArn", self.act)):
+            assert fn.role is not None
+            CfnOutput(self, label, value=fn.role.role_arn)
 
     # -- wiring ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ def deployment(config: CredfixConfig) -> Deployment:
             config.org.member_act_role_name,
             config.org.member_rotation_role_name,
         ),
+        eks_clusters=tuple(config.eks.clusters),
     )
 
 

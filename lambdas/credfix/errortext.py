@@ -9,7 +9,8 @@ operation and the message with everything that can carry a request value removed
 text, JSON objects and lists, `name=value` pairs, `Value … at '…'` fragments, long
 key-like tokens; access key IDs are redacted to `AKIA…WXYZ`. The AccessDenied sentence that
 names the missing action (and the principal and resource, ARNs AWS writes itself) is kept
-whole: it is what an operator needs to fix a policy.
+whole, as is a Kubernetes RBAC Forbidden sentence (verb, resource, group, namespace): they
+are what an operator needs to fix a policy or a Role.
 
 Pure functions at the bottom of the house (like credfix.keys): the adapters, the core, the
 handlers and the CLI all use this one.
@@ -50,6 +51,17 @@ _DENIED = re.compile(
     r"(?P<why>\s+(?:because|with an explicit deny)[A-Za-z0-9 :/_.,\-*-]{0,200})?"
 )
 
+# Kubernetes RBAC: 'deployments.apps "x" is forbidden: User "u" cannot patch resource
+# "deployments" in API group "apps" in the namespace "n"' (names are DNS labels/subdomains).
+_DNS = r"[a-z0-9][a-z0-9.-]{0,252}"
+_RBAC_DENIED = re.compile(
+    rf'(?:(?P<object>{_DNS})(?: "(?P<name>{_DNS})")? )?is forbidden: '
+    rf'User "(?P<user>[A-Za-z0-9:@._/=+,-]{{1,200}})" '
+    rf'cannot (?P<verb>[a-z]{{1,20}}) resource "(?P<resource>{_DNS})"'
+    rf'(?: in API group "(?P<group>(?:{_DNS})?)")?'
+    rf'(?: in the namespace "(?P<namespace>{_DNS})"| (?P<cluster>at the cluster scope))?'
+)
+
 
 def _one_line(text: str) -> str:
     """Printable text on one line: control, format (bidi, zero-width, tag characters), line
@@ -76,13 +88,27 @@ def _access_denied(message: str) -> str | None:
     return _KEY_ID.sub(lambda m: redact(m.group(0)), "".join(parts))
 
 
-def redact_message(message: object, limit: int = LIMIT) -> str:
-    """An AWS (or botocore) error message with every fragment that can echo a request value
-    removed; one line of at most `limit` characters."""
-    text = _one_line(str(message or ""))[: 8 * limit + 2048]
-    denied = _access_denied(text)
-    if denied is not None:
-        return denied[:limit]
+def _rbac_denied(message: str) -> tuple[str, str, str] | None:
+    """The Kubernetes Forbidden sentence naming the verb RBAC refused, rebuilt from its checked
+    parts (DNS names, a user name), with the text before and after it; None when it has none."""
+    found = _RBAC_DENIED.search(message)
+    if not found:
+        return None
+    obj, name, namespace = found.group("object"), found.group("name"), found.group("namespace")
+    parts = [f'{obj} "{name}" ' if obj and name else f"{obj} " if obj else ""]
+    parts.append(f'is forbidden: User "{found.group("user")}" cannot {found.group("verb")} ')
+    parts.append(f'resource "{found.group("resource")}"')
+    if found.group("group") is not None:
+        parts.append(f' in API group "{found.group("group")}"')
+    if namespace:
+        parts.append(f' in the namespace "{namespace}"')
+    elif found.group("cluster"):
+        parts.append(" at the cluster scope")
+    sentence = _KEY_ID.sub(lambda m: redact(m.group(0)), "".join(parts))
+    return message[: found.start()], sentence, message[found.end() :]
+
+
+def _scrub(text: str) -> str:
     text = _ECHO_TAIL.sub(lambda m: f"{m.group(1)}: {GONE}", text)
     text = _VALUE_AT.sub("a value", text)
     text = _JSON_OBJECT.sub("{" + GONE + "}", text)
@@ -92,7 +118,22 @@ def redact_message(message: object, limit: int = LIMIT) -> str:
     text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}={GONE}", text)
     text = _VALUE_COLON.sub(lambda m: f"{m.group(1)}: {GONE}", text)
     text = _KEY_ID.sub(lambda m: redact(m.group(0)), text)
-    text = _KEY_LIKE.sub(GONE, text)
+    return _KEY_LIKE.sub(GONE, text)
+
+
+def redact_message(message: object, limit: int = LIMIT) -> str:
+    """An AWS (or botocore) error message with every fragment that can echo a request value
+    removed; one line of at most `limit` characters."""
+    text = _one_line(str(message or ""))[: 8 * limit + 2048]
+    denied = _access_denied(text)
+    if denied is not None:
+        return denied[:limit]
+    rbac = _rbac_denied(text)
+    if rbac is not None:  # what came before and after is scrubbed as any message is
+        before, sentence, after = rbac
+        text = _scrub(before) + sentence + _scrub(after)
+    else:
+        text = _scrub(text)
     text = _one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + GONE
 

@@ -52,3 +52,42 @@ def declared(role: Role) -> dict[str, list[str]]:
         if p.role == role:
             grouped.setdefault(p.resource, set()).add(p.action)
     return {resource: sorted(actions) for resource, actions in sorted(grouped.items())}
+
+
+# Kubernetes RBAC, declared the same way next to the code that calls the Kubernetes API of an
+# EKS cluster: the manifests in docs/eks.md, `credfix permissions --kubernetes` and the test
+# emulator's rules are all built from these, so RBAC cannot drift from the code either.
+@dataclass(frozen=True, order=True)
+class KubePermission:
+    role: str
+    verb: str  # get, list, patch
+    group: str  # API group: "" (core), apps, external-secrets.io
+    resource: str  # plural: pods, deployments
+
+
+_KUBE_REGISTRY: set[KubePermission] = set()
+
+
+def needs_rbac(role: Role, verbs: str, group: str, *resources: str) -> Callable[[F], F]:
+    """`verbs` is space-separated (`"get list"`)."""
+
+    def register(fn: F) -> F:
+        declare_rbac(role, verbs, group, *resources)
+        return fn
+
+    return register
+
+
+def declare_rbac(role: Role, verbs: str, group: str, *resources: str) -> None:
+    for verb in verbs.split():
+        for resource in resources:
+            _KUBE_REGISTRY.add(KubePermission(role, verb, group, resource))
+
+
+def declared_rbac(role: Role) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(API group, resource, verbs) for one role, sorted, from the modules imported so far."""
+    rules: dict[tuple[str, str], set[str]] = {}
+    for p in _KUBE_REGISTRY:
+        if p.role == role:
+            rules.setdefault((p.group, p.resource), set()).add(p.verb)
+    return [(group, resource, tuple(sorted(verbs))) for (group, resource), verbs in sorted(rules.items())]

@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from credfix.permissions import Role, declared
+from credfix.permissions import Role, declared, declared_rbac
 
 
 @cache
@@ -28,3 +28,9 @@ def policy_for(role: Role) -> dict[str, list[str]]:
     """resource kind -> sorted actions, for one role."""
     _import_all()
     return declared(role)
+
+
+def rbac_for(role: Role) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(API group, resource, verbs) the role needs in an EKS cluster's Kubernetes API."""
+    _import_all()
+    return declared_rbac(role)

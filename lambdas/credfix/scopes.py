@@ -88,6 +88,7 @@ class Deployment:
     ssm_command: bool = False  # an SSM command is configured (its document exists)
     organization_id: str = ""
     member_role_names: tuple[str, ...] = ()
+    eks_clusters: tuple[str, ...] = ()  # eks.clusters: the clusters credfix reaches (none: any)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,41 @@ def workload_scopes(d: Deployment) -> dict[str, list[Scope]]:
                 "functions) may be invoked this way.",
             )
         ],
+        **eks_scopes(d.eks_clusters),
+    }
+
+
+def eks_scopes(clusters: tuple[str, ...]) -> dict[str, list[Scope]]:
+    """The clusters named in context, or every cluster of the account when none is (read-only
+    calls; without an access entry a cluster's Kubernetes API refuses credfix anyway)."""
+    names = clusters or ("*",)
+    which = "the clusters named in context" if clusters else "any cluster of the account"
+    return {
+        "eks-clusters": [
+            Scope(
+                tuple(arn("eks", f"cluster/{n}") for n in names),
+                why=f"DescribeCluster (API endpoint and CA), ListFargateProfiles and "
+                f"ListPodIdentityAssociations of {which}, in any covered region.",
+            )
+        ],
+        "eks-fargate-profiles": [
+            Scope(
+                tuple(arn("eks", f"fargateprofile/{n}/*") for n in names),
+                why=f"The Fargate profiles of {which}: which subnets run their pods.",
+            )
+        ],
+        "eks-pod-identity-associations": [
+            Scope(
+                tuple(arn("eks", f"podidentityassociation/{n}/*") for n in names),
+                why=f"The role of a Pod Identity association of {which} (the listing has none).",
+            )
+        ],
+        "eks-access-entries": [
+            Scope(
+                tuple(arn("eks", f"access-entry/{n}/*") for n in names),
+                why=f"`credfix doctor --eks-cluster`: the access entries of credfix's roles in {which}.",
+            )
+        ],
     }
 
 
@@ -254,7 +290,21 @@ def placeholder_home_scopes() -> dict[str, list[Scope]]:
     named["credfix-queues"] = arn("sqs", "credfix-*")
     named["credfix-queues-key"] = placeholder("alerts-topic-key")
     named["home-stack"] = arn("cloudformation", "stack/credfix-home/*")
-    return home_scopes(named)
+    return {**home_scopes(named), **operator_scopes()}
+
+
+def operator_scopes() -> dict[str, list[Scope]]:
+    """What only people's roles read, outside any stack: the bucket their CloudTrail trail
+    writes to (`credfix diagnose s3://...`), named by them when they attach the policy."""
+    bucket = placeholder("trail-bucket")
+    return {
+        "trail-bucket": [
+            Scope(
+                (f"arn:{PARTITION}:s3:::{bucket}", f"arn:{PARTITION}:s3:::{bucket}/*"),
+                why="The trail's bucket `credfix diagnose s3://...` lists and reads.",
+            )
+        ]
+    }
 
 
 def _sid(kind: str, n: int) -> str:

@@ -27,6 +27,10 @@ def test_demo_runs_end_to_end() -> None:
     assert "SAFE to deactivate" in out and "failed calls so far: 0" in out  # before anything failed
     assert "ec2-recycle-instance → executed" in out  # the undeclared straggler, caught reactively
     assert "verification: verified" in out and "RESOLVED stale-consumer" in out
+    # Story 3: located through the cluster's API to the deployment, not restarted, told what to move.
+    assert "located: eks-pod payments/ledger-sync-" in out and "of deployment/payments/ledger-sync" in out
+    assert "eks-rollout-restart → skipped" in out
+    assert "next: Move deployment/payments/ledger-sync (cluster prod) off the static key" in out
     assert "Demo finished" in out
     assert "Traceback" not in out + result.stderr
     assert '"_aws"' not in out  # no metric or log spam without --verbose

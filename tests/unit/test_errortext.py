@@ -101,3 +101,24 @@ def test_long_text_is_one_bounded_line() -> None:
 )
 def test_only_values_shaped_like_a_key_id_are_kept(value: str, kept: bool) -> None:
     assert has_key_id_shape(value) is kept
+
+
+def test_kubernetes_rbac_sentence_is_kept_and_nothing_around_it() -> None:
+    """A cluster's Forbidden names the verb, resource and namespace the Role lacks: kept, rebuilt
+    from its DNS-name parts; the text around it is redacted as any message is."""
+    namespaced = (
+        'deployments.apps "ledger-sync" is forbidden: User "credfix" cannot patch resource "deployments" '
+        f'in API group "apps" in the namespace "payments": extra {{"token": "{SECRET}"}}'
+    )
+    assert redact_message(f"could not patch ({namespaced})") == (
+        'could not patch (deployments.apps "ledger-sync" is forbidden: User "credfix" cannot patch resource '
+        '"deployments" in API group "apps" in the namespace "payments": extra {…})'
+    )
+    cluster_wide = (
+        'namespaces is forbidden: User "x" cannot list resource "namespaces" '
+        'in API group "" at the cluster scope'
+    )
+    assert redact_message(cluster_wide) == cluster_wide
+    # A name that is not a DNS name cannot pose as one: the generic redaction applies.
+    forged = f'deployments.apps "{SECRET} x" is forbidden: User "credfix" cannot patch resource "deployments"'
+    assert SECRET not in redact_message(forged)

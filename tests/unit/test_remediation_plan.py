@@ -186,6 +186,7 @@ def test_every_action_declares_permissions_that_its_adapters_declare() -> None:
         "ec2-recycle-instance",
         "ec2-ssm-command",
         "secret-rotate",
+        "eks-rollout-restart",
     }
     for name, cls in REGISTRY.items():
         assert cls.permissions, f"{name} declares no permission"

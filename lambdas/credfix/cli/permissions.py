@@ -12,15 +12,22 @@ For people running the CLI: `--role cli` covers `diagnose`, `remediate` in obser
 `remediate --mode enforce` also needs `--role act`; the day-two verbs (`incidents`,
 `targets`, `unblock`, `breaker`, `mute`) need `--role operator`. On a terminal the policy is
 listed for reading; piped (or `--format json`) it is the IAM policy document.
+
+`--kubernetes` prints one role's Kubernetes RBAC instead (a ClusterRole and its binding to the
+group the EKS access entry maps the role to, YAML whatever `--format` says), from the
+`@needs_rbac` declarations: what docs/eks.md tells cluster owners to apply.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING, Any, get_args
 
-from credfix.cli.output import add_format_argument, emit
+from credfix.cli.output import add_format_argument, emit, fail
 from credfix.permissions import Role
+
+DEFAULT_GROUPS = {"triage": "credfix-triage", "act": "credfix-act", "cli": "credfix-operators"}
 
 if TYPE_CHECKING:  # credfix.scopes loads the actions (the Lambda extra): imported when the verb runs
     from credfix.scopes import Deployment
@@ -81,10 +88,15 @@ def register(subparsers: Any) -> None:
         "prefixes readable without the tag)",
     )
     add_format_argument(parser)
+    parser.add_argument(
+        "--kubernetes", action="store_true", help="one role's Kubernetes RBAC in EKS clusters (YAML) instead"
+    )
+    parser.add_argument("--group", help="the Kubernetes group to bind (default: credfix-<role>)")
     parser.set_defaults(func=run)
 
 
 def policy_document(roles: list[Role], deployment: Deployment | None = None) -> dict[str, Any]:
+    from credfix.registry import policy_for
     from credfix.scopes import (
         Deployment,
         denies,
@@ -98,7 +110,8 @@ def policy_document(roles: list[Role], deployment: Deployment | None = None) -> 
     deployment = deployment or Deployment()
     scopes = {**placeholder_home_scopes(), **workload_scopes(deployment), **relay_scopes()}
     # Organisation mode's member roles are assumed by the Lambdas, never by people.
-    kinds = {kind for kind in scopes if kind != "member-roles"} | {"*"}
+    # Every other declared kind is printed: one `scopes` does not map raises, never drops.
+    kinds = {kind for role in roles for kind in policy_for(role) if kind != "member-roles"}
     found = statements(roles, scopes, only=kinds) + denies(roles, own_function_placeholders())
     return {"Version": "2012-10-17", "Statement": [s.document() for s in found]}
 
@@ -117,7 +130,56 @@ def policy_text(roles: list[Role], document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _quoted(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def rbac_manifest(role: Role, group: str) -> str:
+    """A ClusterRole with exactly the declared verbs, bound to `group` (YAML, stable order)."""
+    from credfix.registry import rbac_for
+
+    rules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for api_group, resource, verbs in rbac_for(role):
+        rules.setdefault((api_group, verbs), []).append(resource)
+    lines = [
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: ClusterRole",
+        "metadata:",
+        f"  name: {group}",
+        "rules:",
+    ]
+    for (api_group, verbs), resources in sorted(rules.items()):
+        lines += [
+            f"  - apiGroups: {_quoted([api_group])}",
+            f"    resources: {_quoted(sorted(resources))}",
+            f"    verbs: {_quoted(verbs)}",
+        ]
+    lines += [
+        "---",
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: ClusterRoleBinding",
+        "metadata:",
+        f"  name: {group}",
+        "roleRef:",
+        "  apiGroup: rbac.authorization.k8s.io",
+        "  kind: ClusterRole",
+        f"  name: {group}",
+        "subjects:",
+        "  - apiGroup: rbac.authorization.k8s.io",
+        "    kind: Group",
+        f"    name: {group}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.kubernetes:
+        if len(args.role) != 1:
+            return fail("permissions", 2, "--kubernetes prints one role's RBAC: name one --role")
+        (role,) = args.role
+        group = args.group or DEFAULT_GROUPS.get(role, f"credfix-{role}")
+        print(rbac_manifest(role, group), end="")
+        return 0
     prefixes = tuple(p.strip() for p in args.watch_prefixes.split(",") if p.strip())
     from credfix.scopes import Deployment
 

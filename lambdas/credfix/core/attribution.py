@@ -23,10 +23,10 @@ still the workload's text: it names the workload, not more.
 
 An action may run only when at least one source is attributed and every attributed source
 supports its target: a "workload" source supports the workloads holding its address and their
-parents (task -> service, instance -> Auto Scaling group); a "vpc" source supports workloads
-running in that VPC, and only for the rotation-straggler verdicts. The user agent never
-attributes anything and never raises confidence. Pure functions: the lookups happen in
-credfix.core.locate.source_ip.
+parents (task -> service, instance -> Auto Scaling group, pod -> its deployment); a "vpc"
+source supports workloads running in that VPC, and only for the rotation-straggler verdicts.
+The user agent never attributes anything and never raises confidence. Pure functions: the
+lookups happen in credfix.core.locate.source_ip.
 
 The one exception is `rotation-drift` (credfix.core.rotation), marked ROTATION below.
 """
@@ -168,7 +168,17 @@ def supports(
         return "it is not a consumer of the rotated secret found by configuration on the previous version"
     if a.scope == "workload":
         family = holder_family(a.holders, workloads)
-        sibling = workload.type == "ecs-task" and workload.parent in family  # restarting it = its parent
+        sibling = workload.parent in family and (  # restarting it = restarting its parent
+            workload.type == "ecs-task"
+            # a pod of the holder's deployment, in the holder's cluster (names repeat across clusters)
+            or (
+                workload.type == "eks-pod"
+                and any(
+                    w.id in a.holders and w.parent == workload.parent and w.cluster == workload.cluster
+                    for w in workloads
+                )
+            )
+        )
         if workload.id in family or sibling:
             return None
         holders = ", ".join(a.holders)

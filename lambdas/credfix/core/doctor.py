@@ -1,4 +1,5 @@
-"""Preflight for a deployment: is there a trail whose records EventBridge can deliver?
+"""Preflight for a deployment: is there a trail whose records EventBridge can deliver? And, for
+EKS clusters credfix should reach: the access entries of its roles, and an API that answers.
 
 EventBridge receives CloudTrail management events only while a trail logs them; IAM and
 STS failures are logged in us-east-1 only, so the trail must be multi-region (or at least
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from credfix.adapters.readers.cloudtrail import TrailInfo
+from credfix.models.kubernetes import EksCluster
 from credfix.models.logs import FILTER_TERMS, POLICY_NAME, SubscriptionPolicy
 
 
@@ -104,3 +106,59 @@ def check_log_policy(policies: list[SubscriptionPolicy], region: str) -> Check:
             f"{POLICY_NAME} in {region} excludes no log group: credfix would read its own logs",
         )
     return Check(LOG_SIGNAL, True, f"{POLICY_NAME} in {region} sends to {ours.destination}")
+
+
+def check_eks_cluster(
+    name: str,
+    cluster: EksCluster | None,
+    entries: dict[str, list[str] | None],
+    api_error: str | None,
+) -> list[Check]:
+    """An EKS cluster credfix should reach: it exists, each credfix role has an access entry
+    (and which Kubernetes groups it maps to: their RBAC is in docs/eks.md), and its Kubernetes
+    API answers a token (`api_error` None) from where `credfix doctor` runs."""
+    if cluster is None:
+        return [Check(f"EKS cluster {name}", False, "not found in this account and region")]
+    checks = [
+        Check(
+            f"EKS cluster {name}",
+            cluster.status == "ACTIVE" and bool(cluster.endpoint),
+            f"{cluster.status}, API {cluster.endpoint or 'not available'}"
+            + (
+                ""
+                if cluster.public_access is not False
+                else " (private only: credfix's Lambdas run outside the VPC)"
+            ),
+        )
+    ]
+    if not entries:
+        checks.append(
+            Check(
+                f"EKS cluster {name}: access entries",
+                False,
+                "no credfix role to check: pass --principal ROLE_ARN, or deploy credfix-home first",
+            )
+        )
+    for principal, groups in entries.items():
+        checks.append(
+            Check(
+                f"EKS cluster {name}: access entry for {principal}",
+                bool(groups),
+                f"Kubernetes groups {', '.join(groups)}"
+                if groups
+                else (
+                    "none: deploy with -c 'eks={\"clusters\": [...]}' (or create one) so the role can "
+                    "reach the API"
+                    if groups is None
+                    else "the entry maps to no Kubernetes group: RBAC grants it nothing"
+                ),
+            )
+        )
+    checks.append(
+        Check(
+            f"EKS cluster {name}: Kubernetes API answers",
+            api_error is None,
+            "GET /version answered with this identity's EKS token" if api_error is None else api_error,
+        )
+    )
+    return checks

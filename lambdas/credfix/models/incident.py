@@ -29,7 +29,14 @@ Severity = Literal["low", "medium", "high", "critical"]
 KeyStatus = Literal["Active", "Inactive", "deleted", "not-in-account", "temporary", "unknown"]
 IncidentStatus = Literal["open", "triaged", "acted", "resolved", "escalated"]
 WorkloadType = Literal[
-    "ecs-task", "ecs-service", "ec2-instance", "lambda-function", "codebuild-project", "eks-node", "vpc"
+    "ecs-task",
+    "ecs-service",
+    "ec2-instance",
+    "lambda-function",
+    "codebuild-project",
+    "eks-node",
+    "eks-pod",  # id NAMESPACE/POD, parent KIND/NAMESPACE/NAME (deployment/payments/ledger-sync)
+    "vpc",
 ]
 Confidence = Literal["high", "medium", "low"]
 # pending: an attributed action held back by a rate cap; it runs when the window frees.
@@ -70,7 +77,7 @@ class Workload(_Doc):
     region: str | None = None
     account: str | None = None
     parent: str | None = None  # e.g. the ECS service of a task, the Auto Scaling group of an instance
-    cluster: str | None = None  # ECS cluster ARN for tasks and services
+    cluster: str | None = None  # ECS cluster ARN for tasks and services; EKS cluster ARN for pods and nodes
     vpc_id: str | None = None  # where known: attribution by a VPC-level address needs it
     started_at: datetime | None = None
     credentials: list[ConfiguredCredential] = Field(default_factory=list)

@@ -14,6 +14,7 @@ class StackNotFound(Exception):
 
 
 @needs("operator", "cloudformation:DescribeStacks", on="home-stack")
+@needs("cli", "cloudformation:DescribeStacks", on="home-stack")  # doctor --eks-cluster: the roles
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     """OutputKey -> OutputValue of the stack (StackNotFound when there is no such stack)."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from credfix.core.alerts.eks_advice import move_to_a_role, winning_provider_in_a_pod
 from credfix.core.alerts.sanitise import sanitise
 from credfix.keys import redact
 from credfix.models.incident import Incident, Workload
@@ -50,7 +51,7 @@ def owner_user(incident: Incident) -> str | None:
 
 
 def _owner(incident: Incident) -> str:
-    return incident.owner_account or "an unknown account"
+    return f"account {incident.owner_account}" if incident.owner_account else "an unknown account"
 
 
 def _recipients(incident: Incident) -> str:
@@ -67,6 +68,9 @@ def _configured(workloads: list[Workload]) -> str:
 
 def winning_provider(incident: Incident) -> tuple[str, str]:
     """(which credential provider most likely wins, how to pin the intended one)."""
+    in_a_pod = winning_provider_in_a_pod(incident)
+    if in_a_pod:
+        return in_a_pod
     for workload in incident.workloads:
         for cred in workload.credentials:
             if cred.kind == "static-key" and cred.access_key_id == incident.access_key_id:
@@ -200,7 +204,7 @@ def advice(incident: Incident) -> Advice:
         )
     if verdict == "foreign-account":
         return Advice(
-            f"The key {key} belongs to account {_owner(incident)}, not to the account receiving the calls "
+            f"The key {key} belongs to {_owner(incident)}, not to the account receiving the calls "
             f"({_recipients(incident)}): cross-account or partition drift.",
             [
                 "Check which account and partition this workload is meant to run against, and where its "
@@ -211,7 +215,7 @@ def advice(incident: Incident) -> Advice:
                 "identity, not an action.",
             ],
             BROADEN_IAM,
-            f"the key belongs to account {_owner(incident)}, not to {_recipients(incident)}",
+            f"the key belongs to {_owner(incident)}, not to {_recipients(incident)}",
             "point the workload at the right account's credentials; do not add permissions for this key",
         )
     if verdict in ("key-deactivated", "key-deleted"):
@@ -224,10 +228,12 @@ def advice(incident: Incident) -> Advice:
             else "Find the key's owner (in CloudTrail, the CreateAccessKey event that returned this key ID "
             "names the user), then who changed the key and why (UpdateAccessKey / DeleteAccessKey)."
         )
+        move = move_to_a_role(incident)
         return Advice(
-            f"The key {key} of account {_owner(incident)} was {state}, and no watched secret explains why "
+            f"The key {key} of {_owner(incident)} was {state}, and no watched secret explains why "
             "this workload still uses it.",
             [
+                *([move] if move else []),
                 find,
                 "Restore the workload's intended credential source (its role, or the secret the owner "
                 "uses now) rather than re-activating the old key.",

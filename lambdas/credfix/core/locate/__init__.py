@@ -6,6 +6,9 @@ Locators, each adding candidates with a confidence and evidence:
    a NAT gateway only narrows to its VPC.
 2. `ecs_config.locate_secret_consumers`: ECS services whose task definitions read a watched
    secret, and their tasks started before the rotation; static keys in task definitions.
+   `eks`: an address on an EKS node, branch or Fargate interface -> the pod and its deployment
+   through the cluster's Kubernetes API; behind a NAT gateway, the pods of the VPC's clusters
+   that sign with static keys or read a Secret synced from a watched secret.
 3. `user_agent` / `narrow`: exec-env and SDK narrow and rank; never proof on their own.
 4. `session_role`: ASIA keys -> the session issuer role -> workloads configured with it.
 5. `logs`: a runtime-log source -> the function, project, task or instance whose log group and
@@ -107,6 +110,7 @@ def locate_workloads(
     `account`: the account whose addresses and endpoints attribute (the one credfix reads).
     """
     ctx = LocateContext(client_for, settings, account=account, fresh_after=incident.first_seen)
+    ctx.secret_arns, ctx.rotated_at = list(secret_arns), rotated_at
     found = Candidates()
     regions = _regions(ctx, incident)
     key = incident.access_key_id
@@ -158,6 +162,12 @@ def locate_workloads(
             locate_secret_consumers(
                 ctx, found, region, incident_key=key, secret_arns=secret_arns, rotated_at=rotated_at
             )
+    if nat_vpcs:
+        # Behind a NAT gateway: the pods of the VPC's EKS clusters, by configuration.
+        from credfix.core.locate.eks import locate_by_configuration
+
+        for region in regions:
+            locate_by_configuration(ctx, found, region, nat_vpcs, incident_key=key)
     if temporary:
         if session_issuer_arn:
             locate_role_users(ctx, found, regions, incident_key=key, session_issuer_arn=session_issuer_arn)

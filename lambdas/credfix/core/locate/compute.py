@@ -9,7 +9,8 @@ from credfix.models.compute import Function, Instance
 from credfix.models.incident import Confidence, ConfiguredCredential, Workload
 
 ASG_TAG = "aws:autoscaling:groupName"
-EKS_TAGS = ("eks:cluster-name", "aws:eks:cluster-name")
+# Instance tags naming the cluster of an EKS node; the last is on the VPC CNI's own interfaces.
+EKS_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "cluster.k8s.amazonaws.com/name")
 EKS_TAG_PREFIX = "kubernetes.io/cluster/"
 
 
@@ -52,7 +53,7 @@ def eks_cluster(tags: dict[str, str]) -> str | None:
         if tags.get(key):
             return tags[key]
     for key in tags:
-        if key.startswith(EKS_TAG_PREFIX):
+        if key.startswith(EKS_TAG_PREFIX) and key != EKS_TAG_PREFIX:
             return key.removeprefix(EKS_TAG_PREFIX)
     return None
 

@@ -100,6 +100,10 @@ class LocateContext:
         self.vpc_of: dict[str, str] = {}
         # Workload id -> (region, subnet ids), for workloads whose VPC is known only by subnet.
         self.subnets_of: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        # The watched secrets that held the failing key and when they rotated it out (set by
+        # locate_workloads): the EKS locator checks pods reading a Secret synced from them.
+        self.secret_arns: list[str] = []
+        self.rotated_at: datetime | None = None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()` once per invocation, and across incidents through the shared cache. A
@@ -125,6 +129,10 @@ class LocateContext:
 
     def _client(self, service: str, region: str | None) -> Any:
         return self.memo(("client", service, region), lambda: self._client_for(service, region))
+
+    def client(self, service: str, region: str | None) -> Any:
+        """A boto3 client of this run's account (for adapters the core builds itself)."""
+        return self._client(service, region)
 
     def default_region(self) -> str:
         """The region the client factory uses when none is given (client configuration, no call)."""

@@ -24,17 +24,17 @@ from credfix.adapters.readers.ec2 import Ec2
 from credfix.adapters.readers.paging import chunks
 from credfix.core import attribution
 from credfix.core.locate.arns import ec2_arn
-from credfix.core.locate.compute import function_workload, functions, instance_workload
+from credfix.core.locate.compute import eks_cluster, function_workload, functions, instance_workload
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.ecs_config import report_static_credentials, task_definition, task_workload
 from credfix.core.locate.merge import Candidates
 from credfix.errortext import error_text
-from credfix.models.compute import NetworkInterface, VpcEndpoint
+from credfix.models.compute import Instance, NetworkInterface, VpcEndpoint
 from credfix.models.ecs import Task
 from credfix.models.incident import Confidence, SourceAttribution, Workload
 from credfix.timefmt import iso_z
 
-EniKind = Literal["nat", "lambda", "ecs", "instance", "unknown"]
+EniKind = Literal["nat", "lambda", "ecs", "eks-branch", "instance", "unknown"]
 _ECS_ATTACHMENT = re.compile(r"^arn:aws[\w-]*:ecs:[^:]+:\d{12}:attachment/")
 _LAMBDA_DESCRIPTION = "AWS Lambda VPC ENI-"
 _NAT_DESCRIPTION = re.compile(r"^Interface for NAT Gateway (nat-[0-9a-f]+)")
@@ -50,6 +50,9 @@ def classify(eni: NetworkInterface) -> EniKind:
     # awsvpc task ENIs (also on EC2 container instances, where they are attached to the host).
     if _ECS_ATTACHMENT.match(eni.description):
         return "ecs"
+    # A pod's own interface with security groups for pods: not attached to the instance itself.
+    if eni.interface_type == "branch" or eni.description.startswith("aws-k8s-branch-eni"):
+        return "eks-branch"
     if eni.instance_id:
         return "instance"
     return "unknown"
@@ -146,6 +149,16 @@ def _ecs_task(
     return workload.id
 
 
+def _described_instance(ctx: LocateContext, region: str, instance_id: str) -> Instance | None:
+    instances = ctx.memo(
+        ("instance", region, instance_id),
+        lambda: ctx.attempt(
+            f"ec2:DescribeInstances {instance_id}", lambda: ctx.ec2(region).instances([instance_id])
+        ),
+    )
+    return instances[0] if instances else None
+
+
 def _instance(
     ctx: LocateContext,
     found: Candidates,
@@ -154,21 +167,75 @@ def _instance(
     ip: str,
     last_seen: datetime,
     shared: bool,
-) -> str | None:
+    incident_key: str,
+) -> list[str]:
+    """The instance holding the address; on an EKS node, the pods holding it (credfix.core.
+    locate.eks, imported only then)."""
     assert eni.instance_id
-    instances = ctx.memo(
-        ("instance", region, eni.instance_id),
-        lambda: ctx.attempt(
-            f"ec2:DescribeInstances {eni.instance_id}",
-            lambda: ctx.ec2(region).instances([eni.instance_id or ""]),
-        ),
-    )
-    if not instances:
-        return None
-    instance = instances[0]
+    instance = _described_instance(ctx, region, eni.instance_id)
+    if instance is None:
+        return []
     confidence, notes = _holder_confidence(instance.launch_time, last_seen, shared)
     evidence = [f"source IP {ip} is held by {eni.id}, attached to instance {instance.id}", *notes]
-    return found.add(instance_workload(ctx, instance, region, confidence=confidence, evidence=evidence)).id
+    workload = instance_workload(ctx, instance, region, confidence=confidence, evidence=evidence)
+    cluster = eks_cluster(instance.tags) or eks_cluster(eni.tags)
+    if cluster:
+        from credfix.core.locate import eks
+
+        return eks.on_node(
+            ctx,
+            found,
+            region,
+            eni,
+            ip,
+            workload,
+            cluster_name=cluster,
+            last_seen=last_seen,
+            incident_key=incident_key,
+        )
+    return [found.add(workload).id]
+
+
+def _eks_branch(
+    ctx: LocateContext,
+    found: Candidates,
+    region: str,
+    eni: NetworkInterface,
+    ip: str,
+    last_seen: datetime,
+    incident_key: str,
+) -> list[str]:
+    from credfix.core.locate import eks
+
+    def make_node(instance_id: str) -> Workload | None:
+        instance = _described_instance(ctx, region, instance_id)
+        if instance is None:
+            return None
+        line = f"node of the trunk interface that branch interface {eni.id} (source IP {ip}) hangs off"
+        return instance_workload(ctx, instance, region, confidence="medium", evidence=[line])
+
+    return eks.on_branch(
+        ctx, found, region, eni, ip, last_seen=last_seen, incident_key=incident_key, make_node=make_node
+    )
+
+
+def _eks_fargate(
+    ctx: LocateContext,
+    found: Candidates,
+    region: str,
+    eni: NetworkInterface,
+    ip: str,
+    last_seen: datetime,
+    incident_key: str,
+) -> list[str]:
+    """An interface no instance holds and no ECS task owns: an EKS Fargate pod's, if a Fargate
+    profile launches pods into its subnet (asked only when the account has EKS clusters in the
+    interface's VPC)."""
+    if eni.instance_id or eni.interface_type not in ("interface", ""):
+        return []
+    from credfix.core.locate import eks
+
+    return eks.on_fargate(ctx, found, region, eni, ip, last_seen=last_seen, incident_key=incident_key)
 
 
 def _lambda(ctx: LocateContext, found: Candidates, region: str, eni: NetworkInterface, ip: str) -> list[str]:
@@ -293,12 +360,19 @@ def _holders(
         elif kind == "lambda":
             result.workload_ids.extend(_lambda(ctx, found, region, eni, ip))
         elif kind == "instance":
-            hit = _instance(ctx, found, region, eni, ip, last_seen, shared)
-            result.workload_ids.extend([hit] if hit else [])
+            result.workload_ids.extend(
+                _instance(ctx, found, region, eni, ip, last_seen, shared, incident_key)
+            )
+        elif kind == "eks-branch":
+            result.workload_ids.extend(_eks_branch(ctx, found, region, eni, ip, last_seen, incident_key))
         else:  # ECS task ENIs, and interfaces AWS did not label (the ECS search is capped)
             hit = _ecs_task(ctx, found, region, eni, ip, incident_key, last_seen, shared)
+            fargate = not hit and kind == "unknown"
+            pods = _eks_fargate(ctx, found, region, eni, ip, last_seen, incident_key) if fargate else []
             if hit:
                 result.workload_ids.append(hit)
+            elif pods:
+                result.workload_ids.extend(pods)
             elif kind == "unknown":
                 ctx.note(
                     f"source IP {ip}",

@@ -23,8 +23,16 @@ from credfix.adapters.actions.ssm import SsmActions
 from credfix.adapters.aws import ClientFactory
 from credfix.arns import arn_parts, secret_arn
 from credfix.config import Settings
-from credfix.core.remediate.model import SSM_OPT_IN_TAG, TAG_TRUE, PlannedAction
+from credfix.core.remediate.model import (
+    OPT_OUT_ANNOTATION,
+    OPT_OUT_TAG,
+    SSM_OPT_IN_TAG,
+    TAG_TRUE,
+    OptOutUnknown,
+    PlannedAction,
+)
 from credfix.models.secrets import SecretRotationInfo
+from credfix.timefmt import iso_z
 
 SECRET_ROTATION_INTERVAL = timedelta(hours=24)  # "do not rotate keys repeatedly"
 
@@ -32,11 +40,14 @@ SECRET_ROTATION_INTERVAL = timedelta(hours=24)  # "do not rotate keys repeatedly
 @dataclass(frozen=True)
 class TagSource:
     """A resource whose tags may opt the action out. `required`: if its tags cannot be read
-    the action does not run (an optional source is e.g. a task that may already be gone)."""
+    the action does not run (an optional source is e.g. a task that may already be gone).
+    Kubernetes objects carry the opt-out as an annotation (`kind`, `key`)."""
 
     label: str
     read: Callable[[], dict[str, str]]
     required: bool = True
+    kind: str = "tag"
+    key: str = OPT_OUT_TAG
 
 
 class RemediationAction(ABC):
@@ -294,3 +305,101 @@ class SecretRotate(RemediationAction):
             secret_arn(self.planned.target), f"{incident_id}/{self.planned.target}"
         )
         return f"rotation started (new version {version}); consumers are restarted after it"
+
+
+@register
+class EksRolloutRestart(RemediationAction):
+    """`kubectl rollout restart` of a pod's Deployment, StatefulSet or DaemonSet, through the
+    cluster's Kubernetes API (its RBAC: get and patch those, get namespaces; docs/eks.md).
+    The target is the workload's parent, KIND/NAMESPACE/NAME; the cluster is the pod's."""
+
+    name = "eks-rollout-restart"
+    resource_kind = "eks-clusters"
+    permissions = (("eks:DescribeCluster", "eks-clusters"),)
+
+    def __init__(self, planned: PlannedAction, client_for: ClientFactory, settings: Settings) -> None:
+        super().__init__(planned, client_for, settings)
+        self.kind, _, rest = planned.target.partition("/")
+        self.namespace, _, self.workload_name = rest.partition("/")
+        cluster = planned.cluster or ""
+        self.cluster_name = cluster.rsplit(":cluster/", 1)[-1] if ":cluster/" in cluster else cluster
+        self._api: Any = None
+
+    def _kube(self) -> Any:
+        """The Kubernetes client, built (and imported) only when an EKS action runs."""
+        if self._api is None:
+            from credfix.adapters.actions.kubernetes import KubeActions
+            from credfix.adapters.kubernetes import KubeError, connect
+            from credfix.adapters.readers.eks import Eks
+
+            cluster = Eks(self.client("eks")).cluster(self.cluster_name)
+            if cluster is None:
+                raise KubeError(404, "NotFound", f"EKS cluster {self.cluster_name} not found")
+            self._api = KubeActions(connect(cluster, self.client("sts")))
+        return self._api
+
+    def _annotations(self, read: Callable[[], dict[str, str]], what: str) -> Callable[[], dict[str, str]]:
+        def annotations() -> dict[str, str]:
+            from credfix.adapters.kubernetes import KubeError
+
+            try:
+                return read()
+            except KubeError as exc:  # an opt-out that cannot be read counts as present
+                raise OptOutUnknown(f"could not read the annotations of {what} ({exc.short})") from exc
+
+        return annotations
+
+    def _workload(self) -> Any:
+        found = self._kube().workload(self.kind, self.namespace, self.workload_name)
+        if found is None:
+            from credfix.adapters.kubernetes import KubeError
+
+            raise KubeError(
+                404, "NotFound", f"{self.planned.target} not found in cluster {self.cluster_name}"
+            )
+        return found
+
+    def tag_sources(self) -> list[TagSource]:
+        target = f"{self.kind} {self.namespace}/{self.workload_name}"
+        namespace = f"namespace {self.namespace}"
+        return [
+            TagSource(
+                target,
+                self._annotations(lambda: self._workload().annotations, target),
+                kind="annotation",
+                key=OPT_OUT_ANNOTATION,
+            ),
+            TagSource(
+                namespace,
+                self._annotations(lambda: self._kube().namespace(self.namespace).annotations, namespace),
+                kind="annotation",
+                key=OPT_OUT_ANNOTATION,
+            ),
+        ]
+
+    def precondition(self, now: datetime) -> str | None:
+        from credfix.adapters.actions.kubernetes import RESTARTABLE
+
+        if self.kind not in RESTARTABLE or not self.namespace or not self.workload_name:
+            return f"{self.planned.target} is not a Deployment, StatefulSet or DaemonSet: not restarted"
+        if not self.cluster_name:
+            return "the pod's cluster is unknown"
+        return None
+
+    def execute(self, incident_id: str, now: datetime) -> str:
+        from credfix.adapters.actions.kubernetes import RESTARTED_AT, RESTARTED_FOR
+
+        kube = self._kube()
+        current = self._workload()
+        if current.template_annotations.get(RESTARTED_FOR) == incident_id:
+            # The restart of an earlier delivery reached the API; this one must not send another.
+            at = current.template_annotations.get(RESTARTED_AT, "an earlier delivery")
+            return f"rollout restart for this incident already applied ({RESTARTED_AT} {at}): not sent again"
+        after = kube.rollout_restart(
+            self.kind, self.namespace, self.workload_name, at=iso_z(now), incident_id=incident_id
+        )
+        return (
+            f"rollout restart of {self.kind} {self.namespace}/{self.workload_name} in {self.cluster_name} "
+            f"(generation {current.generation} -> {after.generation}): its pods are replaced and load "
+            "their credentials afresh"
+        )

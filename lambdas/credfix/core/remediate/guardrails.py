@@ -14,7 +14,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from credfix.config import Settings
 from credfix.core.remediate.actions import RemediationAction
-from credfix.core.remediate.model import OPT_OUT_TAG, OPT_OUT_VALUE, GuardrailStore, KillSwitchReader
+from credfix.core.remediate.model import (
+    OPT_OUT_TAG,
+    OPT_OUT_VALUE,
+    GuardrailStore,
+    KillSwitchReader,
+    OptOutUnknown,
+)
 from credfix.errortext import error_text
 from credfix.models.guardrails import ClaimHolder
 from credfix.timefmt import iso_z
@@ -64,8 +70,8 @@ def breaker_reason(failures: int) -> str:
     )
 
 
-def is_opt_out(tags: dict[str, str]) -> bool:
-    return tags.get(OPT_OUT_TAG, "").strip().lower() == OPT_OUT_VALUE
+def is_opt_out(tags: dict[str, str], key: str = OPT_OUT_TAG) -> bool:
+    return tags.get(key, "").strip().lower() == OPT_OUT_VALUE
 
 
 def opt_out_check(action: RemediationAction) -> str | None:
@@ -80,13 +86,9 @@ def opt_out_check(action: RemediationAction) -> str | None:
             if not source.required:
                 continue
             raise OptOutUnknown(f"could not read the tags of {source.label} ({error_text(exc)})") from exc
-        if is_opt_out(tags):
-            return f"opted out: tag {OPT_OUT_TAG}={OPT_OUT_VALUE} on {source.label}"
+        if is_opt_out(tags, source.key):
+            return f"opted out: {source.kind} {source.key}={OPT_OUT_VALUE} on {source.label}"
     return None
-
-
-class OptOutUnknown(RuntimeError):
-    pass
 
 
 def lost_claim_reason(holder: ClaimHolder, incident_id: str, cooldown_seconds: int) -> str:

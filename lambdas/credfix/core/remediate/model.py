@@ -12,6 +12,7 @@ from credfix.models.guardrails import Cap, ClaimResult
 from credfix.models.incident import Incident, Workload
 
 OPT_OUT_TAG = "credfix:remediate"
+OPT_OUT_ANNOTATION = "credfix.io/remediate"  # the same opt-out on a Kubernetes workload or namespace
 OPT_OUT_VALUE = "false"
 TAG_TRUE = "true"
 # Opt-in for what runs code: an instance runs credfix's SSM command document only with this tag.
@@ -23,6 +24,10 @@ SSM_DOCUMENT_NAME = "credfix-reload-credentials"
 # with this tag may be invoked (docs/deploy.md).
 ROTATION_FUNCTION_TAG = "credfix:rotation-function"
 NOTIFY = "notify"  # not an action: the plan's entry for "tell a person, change nothing"
+
+
+class OptOutUnknown(RuntimeError):
+    """The opt-out of a resource could not be read: the action does not run."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from credfix.arns import region_of, secret_arn
 from credfix.config import Settings
 from credfix.core.attribution import NOT_ATTRIBUTED, action_gate
+from credfix.core.remediate.kubernetes import restart_for_pod
 from credfix.core.remediate.model import NOTIFY, PlannedAction
 from credfix.models.incident import Confidence, Incident, Workload
 
@@ -68,6 +69,8 @@ def restart_for(workload: Workload, settings: Settings) -> PlannedAction:
             region=region,
             cluster=w.cluster,
         )
+    if w.type == "eks-pod":
+        return restart_for_pod(w, region)
     if w.type == "lambda-function":
         return PlannedAction(
             "lambda-refresh",

@@ -41,8 +41,11 @@ def credential_fit(
     """Does the workload's configuration explain that it signs with this key?"""
     temporary = key_kind(access_key_id) == "temporary"
     contradictions: list[str] = []
+    unread: list[str] = []  # static keys whose ID credfix does not read (a Kubernetes Secret's)
     for cred in workload.credentials:
-        if cred.kind == "static-key":
+        if cred.kind == "static-key" and cred.access_key_id is None:
+            unread.append(cred.ref)
+        elif cred.kind == "static-key":
             if cred.access_key_id == access_key_id:
                 return "explains", "configured with this very key (a static key in its configuration)"
             other = related_keys.get(cred.access_key_id or "")
@@ -66,6 +69,13 @@ def credential_fit(
             return "explains", f"configured with {cred.kind} {cred.ref}: session credentials are expected"
         else:
             contradictions.append(f"configured with {cred.kind} {cred.ref}, not a long-term key")
+    if unread and not temporary:
+        # An environment key wins over any role in every SDK's chain: a role configured beside
+        # it contradicts nothing, and this key may well be the failing one.
+        return "neutral", (
+            f"configured with a static key from {', '.join(unread)} (its key ID is not read), which wins "
+            "over any role it also has"
+        )
     if contradictions:
         return "contradicts", "; ".join(contradictions)
     return "neutral", "its configured credentials are unknown"
