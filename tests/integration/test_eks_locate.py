@@ -57,16 +57,17 @@ def locate(
 
 
 def siblings(cluster: LocalEks) -> None:
-    """The rest of the cluster on roles: two deployments with IRSA, one with Pod Identity."""
+    """The rest of the cluster on roles: two deployments with IRSA, one with Pod Identity (their
+    addresses lie outside every subnet, so a moto-drawn pod address can never collide)."""
     cluster.service_account("payments", "api", role_arn=ROLE)
-    cluster.deployment("payments", "api", ips=["10.0.1.200"], env=irsa_env(ROLE), service_account="api")
+    cluster.deployment("payments", "api", ips=["10.0.3.200"], env=irsa_env(ROLE), service_account="api")
     cluster.service_account("payments", "billing", role_arn=ROLE)
     cluster.deployment(
-        "payments", "billing", ips=["10.0.1.201"], env=irsa_env(ROLE), service_account="billing"
+        "payments", "billing", ips=["10.0.3.201"], env=irsa_env(ROLE), service_account="billing"
     )
     cluster.pod_identity("orders", "worker", ROLE)
     cluster.deployment(
-        "orders", "worker", ips=["10.0.1.202"], env=pod_identity_env(), service_account="worker"
+        "orders", "worker", ips=["10.0.3.202"], env=pod_identity_env(), service_account="worker"
     )
 
 
