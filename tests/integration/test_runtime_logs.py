@@ -408,3 +408,63 @@ def test_an_ec2_runner_is_found_by_the_cloudwatch_agents_stream_and_not_restarte
     assert incident.verdict == "wrong-credential-source", [e.found for e in incident.evidence]
     assert [(a.scope, a.holders) for a in incident.attribution] == [("workload", [instance])]
     assert not [a for a in incident.actions if a.status == "executed"]
+
+
+def test_a_pod_named_by_its_container_insights_stream_is_located_through_its_cluster(flow: Flow) -> None:
+    """Behind a NAT gateway no address names the pod; Fluent Bit's stream (the kubelet's log
+    file name) does. The record, JSON as Fluent Bit ships it, goes the way data flows: the
+    account's log policy -> intake -> triage (the cluster's API names the deployment and the
+    Secret its key comes from) -> act (nothing to restart) -> the alert."""
+    from harness.eks import env_from_secret, local_eks
+
+    credentials = boto3.session.Session().get_credentials()
+    assert credentials is not None
+    cluster = local_eks(
+        flow.pipeline.aws, build.network(), credentials=(credentials.access_key, credentials.secret_key)
+    )
+    try:
+        (pod,) = cluster.deployment(
+            "payments", "ledger-sync", ips=["10.0.3.77"], env=env_from_secret("ledger-aws")
+        )
+        group = "/aws/containerinsights/prod/application"
+        node_file = "ip-10-0-1-23.ec2.internal-application.var.log.containers"
+        stream = f"{node_file}.{pod}_payments_ledger-sync-{'a' * 64}.log"
+        go_line = next(s for s in SDK_LINES if s.sdk == "go-sdk-v2").line
+        record = {
+            "log": go_line,
+            "stream": "stderr",
+            "kubernetes": {"pod_name": pod, "namespace_name": "payments", "container_name": "ledger-sync"},
+        }
+
+        flow.write(group, stream, [json.dumps(record)] * 2 + [json.dumps({"log": "GET /health 200"})])
+        delivered = flow.delivery.deliver()
+        flow.triage_and_act()
+
+        assert (delivered.payloads, delivered.events) == (1, 2)
+        named = workload_of(group, stream, REGION, ACCOUNT)
+        assert named.key.endswith(":log-stream:payments/ledger-sync/ledger-sync")  # same across restarts
+        incident = flow.incident(named.subject)
+        (workload,) = incident.workloads
+        assert (workload.type, workload.id, workload.parent, workload.confidence) == (
+            "eks-pod",
+            f"payments/{pod}",
+            "deployment/payments/ledger-sync",
+            "high",
+        ), [e.found for e in incident.evidence]
+        assert [(a.scope, a.holders, a.log) for a in incident.attribution] == [
+            ("workload", [workload.id], f"{group}:{stream}")
+        ]
+        assert not [a for a in incident.actions if a.status == "executed"]
+        assert not cluster.kube.calls("PATCH")
+        # No line shows the key, and credfix never reads the Secret: the key stays unknown, so
+        # nothing is restarted, and the alert names the deployment and where its key comes from.
+        assert incident.verdict == "unknown-key"
+        (alert,) = flow.alerts()
+        assert alert["kind"] == "remediated"  # the act step's alert: its action says "skipped"
+        found = {e["check"]: e["found"] for e in alert["incident"]["evidence"]}
+        assert found["EKS workload deployment/payments/ledger-sync"].startswith(
+            "static credentials in deployment/payments/ledger-sync (Secret ledger-aws) (no other deployment "
+            "of cluster prod uses IRSA/Pod Identity yet): move it to a role"
+        )
+    finally:
+        cluster.stop()

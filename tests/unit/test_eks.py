@@ -129,6 +129,28 @@ def test_container_insights_fluent_bit_stream_names_the_pod() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("pod", "owner"),
+    [
+        ("ledger-sync-5d9f7c8b6d-x7k2p", "ledger-sync"),  # a Deployment's pod
+        ("ledger-sync-7f6c9-abcde", "ledger-sync"),
+        ("kafka-2", "kafka"),  # a StatefulSet's
+        ("standalone", "standalone"),
+    ],
+)
+def test_a_pods_incident_is_keyed_by_its_owner_so_restarts_share_it(pod: str, owner: str) -> None:
+    from credfix.models.logs import workload_of
+
+    group = "/aws/containerinsights/prod/application"
+    stream = f"ip-10-0-1-23.ec2.internal-application.var.log.containers.{pod}_payments_app-{CONTAINER_ID}.log"
+    named = workload_of(group, stream, "us-east-1", "123456789012")
+    assert (named.kind, named.name, named.detail) == ("eks-pod", "app", f"payments/{pod}")
+    assert named.key == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/containerinsights/prod/application"
+        f":log-stream:payments/{owner}/app"
+    )
+
+
 def test_fluentd_stream_and_a_custom_group() -> None:
     stream = f"ledger-sync-5d9f7c8b6d-x7k2p_payments_ledger-sync_{CONTAINER_ID}"
     assert pod_from_log_stream("/aws/containerinsights/prod/application", stream) is not None

@@ -34,6 +34,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from credfix.keys import partition_of_region, workload_subject
 from credfix.models.cloudtrail import Rejected, non_credential_cause
+from credfix.models.pod_logs import pod_from_log_stream
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -315,7 +316,9 @@ def event_source_of(service: str | None) -> str:
 
 # --- From a log group and stream to the workload -----------------------------------------
 
-WorkloadKind = Literal["lambda-function", "codebuild-project", "ecs-task", "ec2-instance", "log-group"]
+WorkloadKind = Literal[
+    "lambda-function", "codebuild-project", "ecs-task", "eks-pod", "ec2-instance", "log-group"
+]
 _LAMBDA_GROUP = re.compile(r"^/aws/lambda/(?P<name>[A-Za-z0-9_-]{1,140})$")
 _CODEBUILD_GROUP = re.compile(r"^/aws/codebuild/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{1,254})$")
 # awslogs: "prefix/container/task-id"; task IDs are 32 hex digits (older ones UUIDs).
@@ -337,13 +340,15 @@ class LogWorkload:
     project's ARN; an EC2 instance's ARN; for ECS, whose stream names the task but neither its
     cluster nor its service, the container's log configuration (group and `prefix/container`,
     shared by every task of the service): `arn:…:logs:…:log-group:G:log-stream:prefix/container/*`;
-    for any other group, the group's ARN.
+    for an EKS pod of a Container Insights group, its namespace, owner name and container:
+    `arn:…:logs:…:log-group:G:log-stream:NAMESPACE/OWNER/CONTAINER`; for any other group, the
+    group's ARN.
     """
 
     kind: WorkloadKind
     key: str
     name: str  # function, project, container or instance, or the group
-    detail: str | None = None  # the ECS task ID, the CodeBuild build ID
+    detail: str | None = None  # the ECS task ID, the CodeBuild build ID, the pod
 
     @property
     def subject(self) -> str:
@@ -369,6 +374,11 @@ def workload_of(group: str, stream: str, region: str, account: str) -> LogWorklo
         build = f"{name}:{stream}" if stream else None
         project = _arn("codebuild", region, account, f"project/{name}")
         return LogWorkload("codebuild-project", project, name, build)
+    pod = pod_from_log_stream(group, stream)
+    if pod:
+        owner = f"{pod.namespace}/{pod.workload_name}/{pod.container}"
+        key = f"{log_group_arn(group, region, account)}:log-stream:{owner}"
+        return LogWorkload("eks-pod", key, pod.container, f"{pod.namespace}/{pod.pod}")
     task = _ECS_STREAM.match(stream)
     if task:
         shared = f"{task.group('prefix')}/{task.group('container')}/*"

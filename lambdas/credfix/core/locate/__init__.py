@@ -83,11 +83,12 @@ def _by_log(
 ) -> LogHit:
     """A log source's workload, in the first of the incident's regions that has it."""
     owner = account or (incident.accounts[0] if incident.accounts else "")
-    hit = locate_by_log(ctx, found, log, regions[0], owner)
+    key = incident.access_key_id or ""
+    hit = locate_by_log(ctx, found, log, regions[0], owner, incident_key=key)
     for region in regions[1:]:
         if hit.resolved:
             break
-        hit = locate_by_log(ctx, found, log, region, owner)
+        hit = locate_by_log(ctx, found, log, region, owner, incident_key=key)
     return hit
 
 

@@ -394,12 +394,15 @@ def pod_credentials(
             "the pod spec" if any(c.kind == "env-literal" for c in static) else "a credentials file"
         )
         more = "" if facts.complete else " or more"
-        rest = (
-            f"while {others}{more} other deployments use IRSA/Pod Identity (cluster {access.name}; "
-            f"{in_namespace} of them in namespace {pod.namespace})"
-            if facts.workloads  # empty only when the survey itself failed: no count then
-            else f"(the rest of cluster {access.name} could not be surveyed: see the findings)"
-        )
+        if not facts.workloads:  # empty only when the survey itself failed: no count then
+            rest = f"(the rest of cluster {access.name} could not be surveyed: see the findings)"
+        elif others or not facts.complete:
+            rest = (
+                f"while {others}{more} other deployments use IRSA/Pod Identity (cluster {access.name}; "
+                f"{in_namespace} of them in namespace {pod.namespace})"
+            )
+        else:
+            rest = f"(no other deployment of cluster {access.name} uses IRSA/Pod Identity yet)"
         finding = (
             f"static credentials in {parent} ({where}) {rest}: move it to a role; a restart would reload the "
             "same key"

@@ -9,57 +9,27 @@ in streams named after the kubelet's log file,
 metadata (pod_name, namespace_name, container_name). The stream name is chosen by the
 account's log shipper from the file path, not by the process that logged.
 
-`pod_from_log_stream` / `pod_from_log_record` read the hint; `locate_from_log` turns it into
-the same `eks-pod` workload the IP locator makes (credfix.core.locate.eks), through the
-cluster's API.
+`pod_from_log_stream` (credfix.models.pod_logs) / `pod_from_log_record` read the hint;
+`locate_from_log` turns it into the same `eks-pod` workload the IP locator makes
+(credfix.core.locate.eks), through the cluster's API.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from credfix.core.locate.context import LocateContext
 from credfix.core.locate.merge import Candidates
-
-CONTAINER_INSIGHTS_GROUP = re.compile(
-    r"^/aws/containerinsights/(?P<cluster>[0-9A-Za-z][A-Za-z0-9_-]{0,99})/application$"
-)
-_NAME = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"  # pod names: DNS subdomains, never "_"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # namespaces and containers: DNS labels
-FLUENT_BIT_STREAM = re.compile(
-    rf"(?:^|-)application\.var\.log\.containers\.(?P<pod>{_NAME})_(?P<namespace>{_LABEL})_"
-    rf"(?P<container>{_LABEL})-(?P<id>[0-9a-f]{{64}})(?:\.log)?$"
-)
-FLUENTD_STREAM = re.compile(
-    rf"^(?P<pod>{_NAME})_(?P<namespace>{_LABEL})_(?P<container>{_LABEL})_(?P<id>[0-9a-f]{{64}})$"
+from credfix.models.pod_logs import (
+    DNS_LABEL,
+    POD_NAME,
+    LoggedPod,
+    cluster_of_log_group,
+    pod_from_log_stream,
 )
 
-
-@dataclass(frozen=True)
-class LoggedPod:
-    cluster: str
-    namespace: str
-    pod: str
-    container: str
-    where: str  # the log group and stream, for the evidence
-
-
-def cluster_of_log_group(log_group: str) -> str | None:
-    match = CONTAINER_INSIGHTS_GROUP.match(log_group)
-    return match["cluster"] if match else None
-
-
-def pod_from_log_stream(log_group: str, log_stream: str, *, cluster: str | None = None) -> LoggedPod | None:
-    """The pod a Container Insights stream names, or None. `cluster`: for a log group that does
-    not name one (a custom Fluent Bit output)."""
-    name = cluster or cluster_of_log_group(log_group)
-    match = FLUENT_BIT_STREAM.search(log_stream) or FLUENTD_STREAM.match(log_stream)
-    if name is None or match is None:
-        return None
-    where = f"log group {log_group}, stream {log_stream}"
-    return LoggedPod(name, match["namespace"], match["pod"], match["container"], where)
+__all__ = ["LoggedPod", "locate_from_log", "pod_from_log_record", "pod_from_log_stream"]
 
 
 def pod_from_log_record(
@@ -71,9 +41,9 @@ def pod_from_log_record(
     if not isinstance(meta, dict) or name is None:
         return None
     pod, namespace = meta.get("pod_name"), meta.get("namespace_name")
-    if not isinstance(pod, str) or not isinstance(namespace, str) or not re.fullmatch(_NAME, pod):
+    if not isinstance(pod, str) or not isinstance(namespace, str) or not re.fullmatch(POD_NAME, pod):
         return None
-    if not re.fullmatch(_LABEL, namespace):
+    if not re.fullmatch(DNS_LABEL, namespace):
         return None
     container = meta.get("container_name") if isinstance(meta.get("container_name"), str) else ""
     return LoggedPod(name, namespace, pod, str(container), f"log group {log_group} (kubernetes metadata)")

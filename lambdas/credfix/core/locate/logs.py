@@ -3,7 +3,8 @@ runtime wrote it, by what the group and stream name (credfix.models.logs.workloa
 Lambda function (`/aws/lambda/NAME`), a CodeBuild project and its build
 (`/aws/codebuild/PROJECT`, stream = the build's ID), an ECS task (awslogs
 `prefix/container/task-id`; the task is looked up cluster by cluster) and its service, an EC2
-instance (the CloudWatch agent's `{instance_id}` stream). Each is looked up directly, never
+instance (the CloudWatch agent's `{instance_id}` stream), an EKS pod (a Container Insights
+group's stream, through the cluster's API). Each is looked up directly, never
 by scanning for it; a source whose workload is gone (a task stopped long ago) or unknown is
 still the account's, with nothing to act on (credfix.core.attribution.runtime_log)."""
 
@@ -169,6 +170,16 @@ def _instance(
     return [found.add(workload)]
 
 
+def _eks_pod(ctx: LocateContext, found: Candidates, log: str, region: str, incident_key: str) -> list[str]:
+    """A pod of a Container Insights group, through its cluster's API (imported here only:
+    no handler loads the EKS modules before an EKS workload needs them)."""
+    from credfix.core.locate.eks_logs import locate_from_log
+    from credfix.models.pod_logs import pod_from_log_stream
+
+    logged = pod_from_log_stream(*split_log_source(log))
+    return locate_from_log(ctx, found, region, logged, incident_key=incident_key) if logged else []
+
+
 LOCATORS = {
     "ecs-task": _ecs,
     "lambda-function": _lambda,
@@ -177,14 +188,21 @@ LOCATORS = {
 }
 
 
-def locate_by_log(ctx: LocateContext, found: Candidates, log: str, region: str, account: str) -> LogHit:
-    """The workload that wrote a runtime-log source, and what the source attributes."""
+def locate_by_log(
+    ctx: LocateContext, found: Candidates, log: str, region: str, account: str, *, incident_key: str = ""
+) -> LogHit:
+    """The workload that wrote a runtime-log source, and what the source attributes
+    (`incident_key`: the incident's key ID, which a pod's own configuration may show)."""
     group, stream = split_log_source(log)
     named = workload_of(group, stream, region, account)
+    if named.kind == "eks-pod":
+        ids = _eks_pod(ctx, found, log, region, incident_key)
+        return LogHit(attribution.runtime_log(log, account, region, ids, f"eks-pod {named.detail}"), ids)
     locator = LOCATORS.get(named.kind)
     if locator is None:
         ctx.note(
-            f"log group {group}", "names no workload credfix can locate (not Lambda, CodeBuild, ECS or EC2)"
+            f"log group {group}",
+            "names no workload credfix can locate (not Lambda, CodeBuild, ECS, EKS pods or EC2)",
         )
         return LogHit(attribution.runtime_log(log, account, region, [], f"log group {group}"))
     ids = [w.id for w in locator(ctx, found, named, log, region)]
