@@ -14,6 +14,30 @@ from credfix.timefmt import iso_z
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 
 
+def send_set_aside(sqs: Any, queue_url: str, records: list[SetAside]) -> list[str]:
+    """Refused records to a dead-letter queue, each with its reason and the message it came
+    from; the ids of those that could not be sent. (Callers declare sqs:SendMessage.)"""
+    failed: list[str] = []
+    for start in range(0, len(records), 10):  # SendMessageBatch takes 10 at a time
+        chunk = records[start : start + 10]
+        resp = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": r.body or "(empty body)",
+                    "MessageAttributes": {
+                        "reason": {"DataType": "String", "StringValue": r.reason[:256]},
+                        "source_message_id": {"DataType": "String", "StringValue": r.message_id[:256]},
+                    },
+                }
+                for i, r in enumerate(chunk)
+            ],
+        )
+        failed.extend(chunk[int(f["Id"])].message_id for f in resp.get("Failed", []))
+    return failed
+
+
 class Queues:
     def __init__(
         self,
@@ -55,22 +79,4 @@ class Queues:
     @needs("ingest", "sqs:SendMessage", on="events-dlq")
     def set_aside(self, records: list[SetAside]) -> list[str]:
         """Send refused records to the DLQ with their reason; return the ids that could not be sent."""
-        failed: list[str] = []
-        for start in range(0, len(records), 10):  # SendMessageBatch takes 10 at a time
-            chunk = records[start : start + 10]
-            resp = self._sqs.send_message_batch(
-                QueueUrl=self._dlq,
-                Entries=[
-                    {
-                        "Id": str(i),
-                        "MessageBody": r.body or "(empty body)",
-                        "MessageAttributes": {
-                            "reason": {"DataType": "String", "StringValue": r.reason[:256]},
-                            "source_message_id": {"DataType": "String", "StringValue": r.message_id[:256]},
-                        },
-                    }
-                    for i, r in enumerate(chunk)
-                ],
-            )
-            failed.extend(chunk[int(f["Id"])].message_id for f in resp.get("Failed", []))
-        return failed
+        return send_set_aside(self._sqs, self._dlq, records)

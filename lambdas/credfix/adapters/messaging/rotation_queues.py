@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from credfix.adapters.messaging.queues import send_set_aside
 from credfix.models.pipeline import SetAside
 from credfix.permissions import needs
 
@@ -46,22 +47,4 @@ class RotationDeadLetters:
         """Refused events to the DLQ with their reason; the ids that could not be sent."""
         if not self._url:
             return [r.message_id for r in records]
-        failed: list[str] = []
-        for start in range(0, len(records), 10):
-            chunk = records[start : start + 10]
-            resp = self._sqs.send_message_batch(
-                QueueUrl=self._url,
-                Entries=[
-                    {
-                        "Id": str(i),
-                        "MessageBody": r.body or "(empty body)",
-                        "MessageAttributes": {
-                            "reason": {"DataType": "String", "StringValue": r.reason[:256]},
-                            "source_message_id": {"DataType": "String", "StringValue": r.message_id[:256]},
-                        },
-                    }
-                    for i, r in enumerate(chunk)
-                ],
-            )
-            failed.extend(chunk[int(f["Id"])].message_id for f in resp.get("Failed", []))
-        return failed
+        return send_set_aside(self._sqs, self._url, records)
