@@ -362,7 +362,9 @@ def run_once(
     pipeline = deploy(aws)
     genuine = genuine_consumer()
     names = pipeline.names
-    start = datetime.now(UTC) - timedelta(seconds=90)  # the failures' minute, delivered since
+    # The failures start now, after the task did: the local AWS reports a task's real start
+    # time, and a task started after the last failure only reused the address (low confidence).
+    start = datetime.now(UTC) + timedelta(seconds=1)
     batches_file = workdir / "batches.jsonl"
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{names.events_queue}"
     generated = time.monotonic()
@@ -600,7 +602,7 @@ def measure(
     base_calls = [_calls(b)["total"] for b in base_runs]
     storm_time = _time_of(storm)
     base_known = [t for t in (_time_of(b) for b in base_runs) if t is not None]
-    base_time = median(base_known) if base_known else None
+    base_time = round(median(base_known), 3) if base_known else None
     time_ratio = ratio(storm_time, base_time) if storm_time is not None and base_time else None
     first_time = _time_of(first) if first else None
     first_ratio = ratio(first_time, base_time) if first_time is not None and base_time else None
