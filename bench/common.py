@@ -24,8 +24,13 @@ NO_AWS = "http://127.0.0.1:9"
 
 
 def handler_names() -> list[str]:
-    """Every handler module in lambdas/credfix/handlers/, found on disk (new ones are picked up)."""
-    return sorted(p.stem for p in HANDLERS_DIR.glob("*.py") if not p.stem.startswith("_"))
+    """Every Lambda handler module in lambdas/credfix/handlers/ (one that defines `handler`),
+    found on disk, so new ones are picked up; helpers beside them (failures.py) are not."""
+    return sorted(
+        p.stem
+        for p in HANDLERS_DIR.glob("*.py")
+        if not p.stem.startswith("_") and "\ndef handler(" in p.read_text()
+    )
 
 
 def lambda_environ(function: str, *, endpoint: str = NO_AWS, memory_mb: int = 512) -> dict[str, str]:

@@ -31,10 +31,11 @@ SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs", "timing")
 
 
 def _configured_mb() -> dict[str, int]:
-    """The memory sizes the stack deploys (infra/home_stack.py)."""
+    """The memory sizes the stacks deploy (infra/home_stack.py, the forwarders' relay)."""
+    from infra.forwarder_stacks import RELAY_MEMORY_MB
     from infra.home_stack import MEMORY_MB
 
-    return dict(MEMORY_MB)
+    return {**MEMORY_MB, "relay": RELAY_MEMORY_MB}
 
 
 LAMBDA_MIN_MB = 128

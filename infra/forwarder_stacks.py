@@ -37,6 +37,8 @@ from infra.scopes import workload_scopes
 # Resource kinds that exist only in the home account: never granted by a member role.
 HOME_ONLY_KINDS = set(HOME_KINDS)
 
+RELAY_MEMORY_MB = 128  # bench/run.py compares it with the relay's measured peak RSS
+
 
 def home_role_name(role: Role, config: CredfixConfig) -> str:
     """Fixed names for the central Lambdas' roles in org mode, so member trust can name them."""
@@ -80,7 +82,7 @@ class _Forwarder(Stack):
             scopes=relay_scopes(),
             environment={"CREDFIX_INCLUDE_EXPIRED_TOKEN": str(config.include_expired_token).lower()},
             timeout=Duration.seconds(60),
-            memory_size=128,
+            memory_size=RELAY_MEMORY_MB,
             reserved_concurrency=2,
         )
         intake_dead_letter_target(relay, failed)
