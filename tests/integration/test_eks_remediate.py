@@ -98,6 +98,37 @@ def test_rollout_restart_is_sent_once_under_redelivery(
     assert "generation 1 -> 2" in first[0].reason
 
 
+def test_the_same_deployment_name_in_two_clusters_is_two_targets(
+    aws_env: LocalAws, table: DynamoGuardrailStore
+) -> None:
+    """payments/ledger-sync in staging and in prod: a restart in one starts no cool-down in the
+    other (the guardrails key a Kubernetes target by its cluster too)."""
+    staging = local_eks(aws_env, build.network(), "staging")
+    prod = local_eks(aws_env, build.network(), "prod")
+    try:
+        first = remediate(
+            incident([stale_pod(staging)], incident_id="20260415T110500Z-VV7A-0001"),
+            factory(),
+            ENFORCE,
+            table,
+        )
+        second = remediate(
+            incident([stale_pod(prod)], incident_id="20260415T111000Z-VV7A-0002"), factory(), ENFORCE, table
+        )
+    finally:
+        staging.stop()
+        prod.stop()
+
+    assert [(a.target, a.status) for a in first + second] == [
+        ("deployment/payments/ledger-sync", "executed"),
+        ("deployment/payments/ledger-sync", "executed"),
+    ]
+    assert len(patches(staging)) == len(patches(prod)) == 1
+    claims = boto3.client("dynamodb").scan(TableName=TABLE_NAME)["Items"]
+    keys = sorted(str(i["pk"]["S"]) for i in claims if "ledger-sync" in str(i["pk"]["S"]))
+    assert keys == sorted(f"target#{c.arn}/deployment/payments/ledger-sync" for c in (staging, prod)), keys
+
+
 def test_a_restart_already_applied_for_the_incident_is_not_sent_again(
     table: DynamoGuardrailStore, cluster: LocalEks
 ) -> None:

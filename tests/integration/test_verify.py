@@ -458,6 +458,41 @@ def test_late_failures_from_the_remediated_workload_name_its_ip() -> None:
     assert f"from the remediated workload's source(s) {WORKLOAD_IP}" in decision.detail
 
 
+def test_a_pods_deployment_is_blocked_in_its_own_cluster_only() -> None:
+    """The block lands on the key act claimed by: the deployment qualified by its cluster, so
+    payments/ledger-sync of another cluster stays free."""
+    cluster = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/prod"
+    pod = Workload(
+        type="eks-pod",
+        id="payments/ledger-sync-5d9f7c8b6d-x7k2p",
+        parent="deployment/payments/ledger-sync",
+        cluster=cluster,
+        confidence="high",
+        vpc_id=VPC,
+        evidence=[f"source IP {WORKLOAD_IP} is a secondary address of eni-1"],
+    )
+    stored = _stored(WORKLOAD_IP, [pod])
+    at = datetime(2026, 11, 3, 11, 16, tzinfo=UTC)
+    incident = stored.incident.model_copy(
+        update={
+            "actions": [
+                Action(type="eks-rollout-restart", target=pod.parent or "", status="executed", at=at)
+            ],
+            "attribution": [
+                SourceAttribution(
+                    ip=WORKLOAD_IP,
+                    vpc_endpoint_id=OWN_ENDPOINT,
+                    scope="workload",
+                    vpc_id=VPC,
+                    holders=[pod.id],
+                )
+            ],
+        }
+    )
+    decision = decide(StoredIncident(incident=incident, sources=stored.sources), at)
+    assert decision.block_targets == (f"{cluster}/deployment/payments/ledger-sync",)
+
+
 def test_late_failures_from_someone_elses_endpoint_block_nothing() -> None:
     decision = decide(
         _stored(WORKLOAD_IP, WORKLOADS[:1], late_endpoint=SOMEONE_ELSES_ENDPOINT),

@@ -33,6 +33,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from credfix.core.alerts.sanitise import sanitise
 from credfix.core.attribution import holder_family
 from credfix.keys import is_access_key_id, is_workload_subject
+from credfix.models.guardrails import guard_key
 from credfix.models.incident import Incident, Severity, SourceAttribution
 from credfix.models.logs import split_log_source, workload_of
 from credfix.models.operator import Mute
@@ -151,6 +152,12 @@ def _attributed_to(a: SourceAttribution, target: str, incident: Incident) -> boo
     return False
 
 
+def _guard_key_of(incident: Incident, target: str) -> str:
+    """The key act claimed the target by (a pod's deployment is qualified by its cluster)."""
+    cluster = next((w.cluster for w in incident.workloads if w.parent == target and w.cluster), None)
+    return guard_key(target, cluster)
+
+
 def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timedelta(0)) -> Decision:
     """Pure: compare the failures' event times with the action time. A target is blocked only
     when failures after the action are attributed to it (an outsider's late failure never
@@ -194,7 +201,9 @@ def decide(stored: StoredIncident, action_at: datetime, grace: timedelta = timed
             f"workload(s) at {who} (newest {iso_z(newest)})"
         )
         return Decision("escalated", count, sanitise(detail, 400))
-    blocked = tuple(t for t in targets if any(_attributed_to(a, t, incident) for _, a in inside))
+    blocked = tuple(
+        _guard_key_of(incident, t) for t in targets if any(_attributed_to(a, t, incident) for _, a in inside)
+    )
     mine = sorted(late_ips & workload_ips)
     origin = (
         f"from the remediated workload's source(s) {', '.join(mine)}"

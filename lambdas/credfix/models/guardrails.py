@@ -10,6 +10,15 @@ from typing import Literal
 ClaimOutcome = Literal["claimed", "executed", "failed", "blocked"]
 
 
+def guard_key(target: str, cluster: str | None) -> str:
+    """What the guardrails hold a target by (its claim, cool-down and block). An ARN names one
+    resource; a Kubernetes `KIND/NAMESPACE/NAME` is unique only within its cluster, so it is
+    qualified by the cluster's ARN: the same deployment name in two clusters is two targets."""
+    if target.startswith("arn:") or not cluster:
+        return target
+    return f"{cluster}/{target}"
+
+
 @dataclass(frozen=True)
 class ClaimHolder:
     """Who holds a target: the incident and action that claimed it, when, and how it ended."""

@@ -47,7 +47,7 @@ def caps_for(incident: Incident, p: PlannedAction, settings: Settings) -> tuple[
     attributed actions get this far, so nobody outside the account can spend them."""
     account = (
         (p.workload.account if p.workload else None)
-        or account_of(p.target)
+        or account_of(p.guard_key)
         or (incident.accounts[0] if incident.accounts else "unknown")
     )
     # A workload's incident (runtime logs) with no key known spends its workload's slot.
@@ -133,7 +133,7 @@ def _decide(
 
     cooldown = action.cooldown_seconds()
     claim = store.claim(
-        p.target, incident.incident_id, p.type, now, cooldown, caps=caps_for(incident, p, settings)
+        p.guard_key, incident.incident_id, p.type, now, cooldown, caps=caps_for(incident, p, settings)
     )
     if claim.capped is not None:
         cap, frees = claim.capped, claim.retry_at
@@ -155,7 +155,7 @@ def _decide(
             # Our own claim, older than any act run can last: the run that took it was cut off
             # after claiming. It may have acted; never repeat it, settle it as unknown.
             reason = _because(p, cut_off_reason(holder))
-            store.settle(p.target, incident.incident_id, "failed", reason, now)  # counts the failure
+            store.settle(p.guard_key, incident.incident_id, "failed", reason, now)  # counts the failure
             return Action(type=p.type, target=p.target, status="failed", reason=reason, at=holder.at)
         if holder.incident_id == incident.incident_id and holder.outcome in ("executed", "failed"):
             # A redelivery: repeat the holder's own record, so the stored entry is not changed.
@@ -168,8 +168,8 @@ def _decide(
         detail = action.execute(incident.incident_id, now)
     except Exception as exc:  # any failure is recorded and counted; the message is not lost
         reason = _because(p, f"failed: {error_text(exc)}")
-        store.settle(p.target, incident.incident_id, "failed", reason, now)  # counts the failure
+        store.settle(p.guard_key, incident.incident_id, "failed", reason, now)  # counts the failure
         return _action(p, "failed", reason, now)
     reason = _because(p, detail)
-    store.settle(p.target, incident.incident_id, "executed", reason, now)  # closes the breaker
+    store.settle(p.guard_key, incident.incident_id, "executed", reason, now)  # closes the breaker
     return _action(p, "executed", reason, now)

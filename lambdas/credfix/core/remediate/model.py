@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from credfix.models.guardrails import Cap, ClaimResult
+from credfix.models.guardrails import Cap, ClaimResult, guard_key
 from credfix.models.incident import Incident, Workload
 
 OPT_OUT_TAG = "credfix:remediate"
@@ -44,7 +44,7 @@ class PlannedAction:
     reason: str
     workload: Workload | None = None
     region: str | None = None
-    cluster: str | None = None  # ECS cluster of a service/task
+    cluster: str | None = None  # ECS cluster of a service/task, EKS cluster of a pod
     group: str | None = None  # Auto Scaling group of an instance
     skip: str | None = None
     after: tuple[str, ...] = ()
@@ -52,6 +52,11 @@ class PlannedAction:
     @property
     def actionable(self) -> bool:
         return self.skip is None and self.type != NOTIFY
+
+    @property
+    def guard_key(self) -> str:
+        """The key of this target's claim, cool-down and block (credfix.models.guardrails)."""
+        return guard_key(self.target, self.cluster)
 
 
 class GuardrailStore(Protocol):

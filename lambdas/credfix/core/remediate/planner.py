@@ -129,8 +129,8 @@ def _unique(actions: list[PlannedAction]) -> list[PlannedAction]:
     seen: set[tuple[str, str]] = set()
     out: list[PlannedAction] = []
     for a in actions:
-        if (a.type, a.target) not in seen:
-            seen.add((a.type, a.target))
+        if (a.type, a.guard_key) not in seen:
+            seen.add((a.type, a.guard_key))
             out.append(a)
     return out
 
