@@ -3,7 +3,7 @@
 Options: --runs N (cold-start runs per variant, default 10, at least 10 for the record),
 --events N (storm size, default 20,000), --hostile-keys N (hostile storm size, default 100,000),
 --hostile-sources N (its outside addresses, default 5), --only NAME[,NAME] (coldstart, storm,
-incidents, hostile, logs, timing; default all), --update-docs (rewrite the results table in
+incidents, hostile, logs, timing, eks; default all), --update-docs (rewrite the results table in
 docs/performance.md between its markers).
 
 With --only, the sections not re-run keep their figures from the existing bench/results.json
@@ -21,13 +21,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import coldstart, cost, hostile, incidents, logs, storm, timing
+from bench import coldstart, cost, eks, hostile, incidents, logs, storm, timing
 from bench.common import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs", "timing")
+SECTIONS = ("coldstart", "storm", "incidents", "hostile", "logs", "timing", "eks")
 
 
 def _configured_mb() -> dict[str, int]:
@@ -148,6 +148,7 @@ def table(results: dict[str, Any]) -> str:
             )
         )
     rows += timing_rows(results.get("timing"))
+    rows += eks_rows(results.get("eks"), results.get("coldstart"))
     mem = results.get("memory")
     if mem:
         for name, m in mem.items():
@@ -214,6 +215,47 @@ def hostile_rows(h: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
             _verdict(h["nothing_lost"]),
         ),
     ]
+
+
+def eks_rows(e: dict[str, Any] | None, cs: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    """What EKS support costs: on top of the handler's cold start (no handler imports it at
+    start-up), the bearer token, and one pod located (calls against the AWS and Kubernetes APIs)."""
+    if not e:
+        return []
+    rows = []
+    handlers = (cs or {}).get("handlers", {})
+    for role in ("triage", "act"):
+        added = e["imports"].get(f"{role} (compiled)")
+        base = handlers.get(role, {}).get("median_ms")
+        share = f"+{100 * added / base:.1f} % of its cold start ({base} ms)" if added and base else ""
+        rows.append(
+            (
+                f"EKS: first EKS workload in {'an' if role == 'act' else 'a'} {role} process",
+                f"+{added} ms (no .pyc: +{e['imports'].get(f'{role} (source)')} ms)",
+                f"{share}; cold start itself +0 ms (no EKS module at start-up)",
+                "",
+            )
+        )
+    t = e["token"]
+    rows.append(
+        (
+            "EKS: bearer token",
+            f"first {t['first_token_ms']} ms, later {t['later_token_ms']} ms",
+            f"{t['token_length']} characters; the cluster region's STS client + handlers "
+            f"{t['sts_client_and_handlers_ms']} ms",
+            "",
+        )
+    )
+    p = e["locate_one_pod"]
+    rows.append(
+        (
+            f"EKS: one pod located by its address ({p['cluster_pods']}-pod cluster)",
+            f"{p['aws_calls']} AWS + {p['kubernetes_calls']} Kubernetes calls",
+            f"{p['wall_ms']} ms wall on loopback",
+            "",
+        )
+    )
+    return rows
 
 
 def timing_rows(t: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
@@ -314,43 +356,29 @@ def main() -> None:
         **kept,
     }
     saved_env = dict(os.environ)
-    if "coldstart" in wanted:
-        print("cold start …", flush=True)
-        results["coldstart"] = coldstart.measure(runs=args.runs)
-        measured["coldstart"] = when
-        _save({**results, "measured": measured})
-    if "storm" in wanted:
-        print("storm …", flush=True)
-        results["storm"] = storm.measure(events=args.events)
-        results["cost"] = cost.model(results["storm"], _configured_mb()["ingest"])
-        measured["storm"] = measured["cost"] = when
-        _save({**results, "measured": measured})
-    if "incidents" in wanted:
-        print("calls per incident …", flush=True)
-        results["incidents"] = incidents.measure()
-        measured["incidents"] = when
-        os.environ.clear()
-        os.environ.update(saved_env)
-        _save({**results, "measured": measured})
-    if "hostile" in wanted:
-        print(f"hostile storm ({args.hostile_keys:,} keys, {args.hostile_sources} sources) …", flush=True)
-        results["hostile"] = hostile.measure(keys=args.hostile_keys, sources=args.hostile_sources)
-        measured["hostile"] = when
-        os.environ.clear()
-        os.environ.update(saved_env)
-        _save({**results, "measured": measured})
-    if "logs" in wanted:
-        print("runtime logs …", flush=True)
-        results["logs"] = logs.measure()
-        measured["logs"] = when
-        os.environ.clear()
-        os.environ.update(saved_env)
-        _save({**results, "measured": measured})
-    if "timing" in wanted:
-        print("time to remediation …", flush=True)
-        results["timing"] = timing.measure()
-        measured["timing"] = when
-        os.environ.clear()
+    runs: dict[str, tuple[str, Any]] = {
+        "coldstart": ("cold start", lambda: coldstart.measure(runs=args.runs)),
+        "storm": ("storm", lambda: storm.measure(events=args.events)),
+        "incidents": ("calls per incident", incidents.measure),
+        "hostile": (
+            f"hostile storm ({args.hostile_keys:,} keys, {args.hostile_sources} sources)",
+            lambda: hostile.measure(keys=args.hostile_keys, sources=args.hostile_sources),
+        ),
+        "logs": ("runtime logs", logs.measure),
+        "timing": ("time to remediation", timing.measure),
+        "eks": ("EKS support", lambda: eks.measure(runs=args.runs)),
+    }
+    for name in SECTIONS:
+        if name not in wanted:
+            continue
+        label, measure = runs[name]
+        print(f"{label} …", flush=True)
+        results[name] = measure()
+        measured[name] = when
+        if name == "storm":
+            results["cost"] = cost.model(results["storm"], _configured_mb()["ingest"])
+            measured["cost"] = when
+        os.environ.clear()  # the local AWS sections set its endpoint and credentials
         os.environ.update(saved_env)
         _save({**results, "measured": measured})
     results["memory"] = memory(results)
