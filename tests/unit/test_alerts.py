@@ -817,3 +817,25 @@ def test_notify_is_the_planners_notify() -> None:
     from credfix.core.remediate.model import NOTIFY as PLANNED
 
     assert NOTIFY == PLANNED
+
+
+@pytest.mark.parametrize(
+    ("resource", "shown"),
+    [
+        ("arn:aws:ecs:us-east-1:123456789012:service/prod/orders-api", "orders-api"),
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders-api/aws-AbCdEf",
+            "prod/orders-api/aws-AbCdEf",
+        ),
+        ("arn:aws:eks:us-east-1:123456789012:cluster/prod", "prod"),
+        (
+            "arn:aws:eks:us-east-1:123456789012:cluster/prod/deployment/payments/ledger-sync",
+            "prod/deployment/payments/ledger-sync",  # two clusters' same-named deployments stay apart
+        ),
+        ("i-0abc", "i-0abc"),
+    ],
+)
+def test_short_names_people_read(resource: str, shown: str) -> None:
+    from credfix.core.alerts.render import short_name
+
+    assert short_name(resource) == shown

@@ -126,9 +126,13 @@ def primary_workload(incident: Incident) -> Workload | None:
 
 
 def short_name(resource: str) -> str:
-    """'arn:aws:ecs:…:service/prod/orders-api' -> 'orders-api'; 'i-0abc' stays 'i-0abc'."""
+    """'arn:aws:ecs:…:service/prod/orders-api' -> 'orders-api'; 'i-0abc' stays 'i-0abc';
+    'arn:aws:eks:…:cluster/prod/deployment/payments/ledger-sync' -> 'prod/deployment/payments/ledger-sync'."""
     if resource.startswith("arn:") and ":secret:" in resource:
         return resource.split(":secret:", 1)[1]  # secret names contain slashes themselves
+    if resource.startswith("arn:") and ":eks:" in resource and resource.count("/") > 1:
+        # A Kubernetes target as the guardrails key it: CLUSTER/KIND/NAMESPACE/NAME.
+        return resource.split(":cluster/", 1)[-1]
     tail = resource.split(":", 5)[-1] if resource.startswith("arn:") else resource
     return tail.replace(":", "/").rstrip("/").rsplit("/", 1)[-1] or resource
 
