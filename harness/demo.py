@@ -356,7 +356,10 @@ def story_rotation(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> Non
         say(email_text(delivered, alert["kind"]), 4)
         say("└" + "─" * 78, 4)
 
-    with step(f"Verify after the drain period ({DRAIN_SECONDS}s here): the replaced runner stays quiet"):
+    with step(
+        f"Verify after the drain period ({DRAIN_SECONDS}s here, where the local CloudTrail delivers at once; "
+        "deployed: 15 min, past CloudTrail's usual delivery): the replaced runner stays quiet"
+    ):
         pipeline.verify()
         incident = pipeline.incident(old_key["AccessKeyId"])
         expect(incident.status == "resolved", f"expected resolved, got {incident.status}")
