@@ -358,7 +358,8 @@ def story_rotation(aws: LocalAws, pipeline: Pipeline, net: build.Network) -> Non
 
     with step(
         f"Verify after the drain period ({DRAIN_SECONDS}s here, where the local CloudTrail delivers at once; "
-        "deployed: 15 min, past CloudTrail's usual delivery): the replaced runner stays quiet"
+        "deployed: 15 min, past the rollout grace and CloudTrail's usual delivery): "
+        "the replaced runner stays quiet"
     ):
         pipeline.verify()
         incident = pipeline.incident(old_key["AccessKeyId"])

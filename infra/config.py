@@ -226,7 +226,10 @@ class CredfixConfig(_Strict):
     breaker_failures: int = Field(3, ge=1, le=100)
     restart_on_key_lifecycle: bool = False
     ssm_command: str = ""  # becomes credfix's own SSM command document; empty: no SSM action at all
-    drain_minutes: int = Field(10, ge=1, le=15)  # SQS delay is at most 15 minutes
+    # How long after an action verify looks (SQS delay: at most 15 minutes). It must cover the
+    # rollout grace verify forgives (5 min for ECS) plus CloudTrail's delivery (about 5 min on
+    # average, not guaranteed): below that, "verified" could speak before the failures arrived.
+    drain_minutes: int = Field(15, ge=1, le=15)
     reopen_after_minutes: int = Field(60, ge=1)
     # The sweep: an incident open without a verdict this long is announced to triage again
     # (at most max_reannouncements times); the alarm fires when the oldest is stuck_alarm_minutes old.
