@@ -12,13 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from credfix.adapters.aws import client
-from credfix.adapters.messaging.queues import Queues
-from credfix.adapters.stores.incidents import IncidentStore
-from credfix.adapters.stores.storm import StormStore
 from credfix.config import settings
 from credfix.core.ingest import ingest_batch
-from credfix.core.storm import StormGate, storm_limits
+from credfix.handlers._intake import intake_adapters
 
 
 class SqsMessage(TypedDict):
@@ -39,18 +35,7 @@ _batch = TypeAdapter(SqsBatch)
 logger = Logger(service="credfix-ingest")
 metrics = Metrics(namespace="credfix", service="ingest")
 _cfg = settings()
-# The storm's hot path: requests built by IncidentStore alone, validated by DynamoDB itself.
-_store = IncidentStore(
-    client("dynamodb", validate_params=False), _cfg.table_name, reopen_after=_cfg.reopen_after
-)
-_queues = Queues(
-    client("sqs"),
-    work_queue_url=_cfg.work_queue_url,
-    dead_letter_url=_cfg.events_dlq_url,
-    verify_queue_url=_cfg.verify_queue_url,
-    bulk_queue_url=_cfg.bulk_queue_url,
-)
-_gate = StormGate(StormStore(client("dynamodb"), _cfg.table_name), storm_limits(_cfg))
+_store, _queues, _gate = intake_adapters(_cfg)
 # Everything made so far (boto3's service models, pydantic's validators) lives as long as the
 # process: keep it out of the cyclic GC, whose full collections otherwise rescan it all, about
 # 50 ms on one batch in twenty of a storm (docs/performance.md §2).

@@ -19,7 +19,7 @@ and why on the item itself (`operator_log`, a list of {at, by, what, incident_id
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +56,32 @@ class OperatorStore:
             raise ValueError("the incidents table name is not set")
         self._ddb = client
         self._table = table_name
+
+    def _update_as_seen(
+        self,
+        key: dict[str, Any],
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        conflict: Callable[[dict[str, Any]], str],
+    ) -> dict[str, Any]:
+        """One operator change, conditional on what the operator was shown: the item after it,
+        or Conflict with `conflict(the item as it is now)`."""
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            raise Conflict(conflict(_old(exc))) from None
+        return from_item(resp["Attributes"])
 
     @needs("operator", "dynamodb:Scan", on="incidents-table")
     def scan(self, *, archived: bool = False) -> Iterator[dict[str, Any]]:
@@ -121,30 +147,23 @@ class OperatorStore:
             else:
                 condition.append(f"{attr} = :seen_{attr}")
                 values[f":seen_{attr}"] = {"S": str(seen[attr])}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": target_pk(target)}},
-                UpdateExpression=(
-                    "REMOVE blocked, blocked_until SET unblocked_at = :now, unblocked_by = :by, "
-                    f"unblock_reason = :why, last_block = :old, {APPEND_LOG}"
-                ),
-                ConditionExpression=" AND ".join(condition),
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            now_item = _old(exc)
+
+        def conflict(now_item: dict[str, Any]) -> str:
             if now_item.get("blocked") is not True:
-                raise Conflict(f"{target} is no longer blocked (someone cleared it meanwhile)") from None
-            raise Conflict(
+                return f"{target} is no longer blocked (someone cleared it meanwhile)"
+            return (
                 f"{target}'s block changed since it was read (now blocked at {now_item.get('blocked_at')} "
                 f"until {now_item.get('blocked_until')}): look again and retry"
-            ) from None
-        return from_item(resp["Attributes"])
+            )
+
+        return self._update_as_seen(
+            {"pk": {"S": target_pk(target)}},
+            "REMOVE blocked, blocked_until SET unblocked_at = :now, unblocked_by = :by, "
+            f"unblock_reason = :why, last_block = :old, {APPEND_LOG}",
+            " AND ".join(condition),
+            values,
+            conflict,
+        )
 
     @needs("operator", "dynamodb:UpdateItem", on="incidents-table")
     def reset_breaker(
@@ -166,28 +185,17 @@ class OperatorStore:
         if seen.get("last_failure_at") is not None:
             condition += " AND last_failure_at = :seen_at"
             values[":seen_at"] = {"S": str(seen["last_failure_at"])}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key=BREAKER_KEY,
-                UpdateExpression=(
-                    "SET failures = :zero, last_reset_at = :now, last_reset_by = :by, "
-                    f"last_reset_reason = :why, {APPEND_LOG}"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            now_item = _old(exc)
-            raise Conflict(
+        return self._update_as_seen(
+            BREAKER_KEY,
+            "SET failures = :zero, last_reset_at = :now, last_reset_by = :by, "
+            f"last_reset_reason = :why, {APPEND_LOG}",
+            condition,
+            values,
+            lambda now_item: (
                 f"the circuit breaker changed since it was read (now {now_item.get('failures', 0)} "
                 f"failure(s), last at {now_item.get('last_failure_at')}): look again and retry"
-            ) from None
-        return from_item(resp["Attributes"])
+            ),
+        )
 
     @needs("operator", "dynamodb:UpdateItem", on="incidents-table")
     def mute(
@@ -227,27 +235,16 @@ class OperatorStore:
         else:
             condition += " AND mute_until = :seen_until"
             values[":seen_until"] = {"S": str(seen["mute_until"])}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key_pk(access_key_id)}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            now_item = _old(exc)
+
+        def conflict(now_item: dict[str, Any]) -> str:
             if not now_item:
-                raise Conflict("no incident for this key: nothing to mute") from None
-            raise Conflict(
+                return "no incident for this key: nothing to mute"
+            return (
                 f"the key's mute changed since it was read (now until {now_item.get('mute_until')}, by "
                 f"{now_item.get('mute_by')}): look again and retry"
-            ) from None
-        return from_item(resp["Attributes"])
+            )
+
+        return self._update_as_seen({"pk": {"S": key_pk(access_key_id)}}, update, condition, values, conflict)
 
     @needs("operator", "dynamodb:UpdateItem", on="incidents-table")
     def note(self, access_key_id: str, incident_id: str, *, by: str, what: str, now: datetime) -> bool:
